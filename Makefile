@@ -1,0 +1,30 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+UV = $(shell scripts/ensure-uv.sh)
+
+.PHONY: demo test lint env bench serve clean
+
+env:
+	@$(UV) sync --frozen --quiet
+
+demo: env  ## run the whole product on the embedded PostgreSQL and Redis
+	@$(UV) run --frozen thotis demo
+
+test: env  ## lint, type-check and run the whole suite on real PostgreSQL and Redis
+	@scripts/test-services.sh
+	@$(UV) run --frozen ruff check .
+	@$(UV) run --frozen ruff format --check .
+	@$(UV) run --frozen mypy
+	@$(UV) run --frozen pytest
+
+lint: env
+	@$(UV) run --frozen ruff check .
+	@$(UV) run --frozen ruff format --check .
+	@$(UV) run --frozen mypy
+
+bench: env  ## load benchmarks of SPEC.md §8 (see benchmarks/README.md)
+	@$(UV) sync --frozen --quiet --group bench
+	@$(UV) run --frozen --group bench python -m benchmarks.run
+
+clean:
+	rm -rf .thotis/postgres .thotis/redis.db .pytest_cache .mypy_cache .ruff_cache

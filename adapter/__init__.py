@@ -1,0 +1,1 @@
+"""The Litestar app: routes, auth, error mapping, CLI wiring."""

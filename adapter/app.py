@@ -1,0 +1,123 @@
+"""The Litestar application factory: settings in, a wired app out; nothing happens at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, Router
+from litestar.config.cors import CORSConfig
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+
+from adapter.auth import TokenVerifier
+from adapter.deps import DEPENDENCIES
+from adapter.errors import EXCEPTION_HANDLERS
+from adapter.guards import api_guard
+from adapter.logging_setup import configure_logging
+from adapter.request_context import request_id_middleware
+from adapter.routes import health, media
+from adapter.routes.students import StudentsController
+from adapter.services import Services
+from core.cache import Cache
+from core.crypto import SecretBox
+from core.database import Database
+from core.errors import ConfigurationError
+from core.ratelimit import RateLimiter
+from core.redis import RedisGateway, connect_redis
+from core.settings import Settings
+from thotis_ext.profiles.service import ProfileConfig
+
+API_PREFIX = "/api/v2"
+
+
+def build_services(settings: Settings) -> Services:
+    """Create the engine, Redis client and helpers for one process.
+
+    Raises:
+        ConfigurationError: no database or Redis URL.
+    """
+    if not settings.database_url or not settings.redis_url:
+        raise ConfigurationError(
+            "THOTIS_DATABASE_URL and THOTIS_REDIS_URL must be set (or run `thotis demo` for embedded ones)"
+        )
+    gateway = RedisGateway(connect_redis(settings.redis_url), prefix=settings.redis_key_prefix)
+    return Services(
+        settings=settings,
+        database=Database(settings.database_url, pool_size=settings.database_pool_size),
+        redis=gateway,
+        cache=Cache(gateway),
+        limiter=RateLimiter(gateway),
+        verifier=TokenVerifier(
+            settings.jwt_secret.get_secret_value(), settings.jwt_audience, jwks_url=settings.jwks_url
+        ),
+        box=SecretBox(settings.encryption_key.get_secret_value()),
+        profile_config=ProfileConfig(
+            profile_ttl_seconds=settings.cache_profile_ttl_seconds,
+            list_ttl_seconds=settings.cache_list_ttl_seconds,
+            photo_max_bytes=settings.photo_max_bytes,
+            photo_max_pixels=settings.photo_max_pixels,
+        ),
+    )
+
+
+def _init_sentry(settings: Settings) -> None:
+    if settings.sentry_dsn is None:
+        return
+    import sentry_sdk
+    from sentry_sdk.integrations.litestar import LitestarIntegration
+
+    sentry_sdk.init(
+        dsn=settings.sentry_dsn.get_secret_value(),
+        environment=settings.env.value,
+        integrations=[LitestarIntegration()],
+        send_default_pii=False,
+        traces_sample_rate=0.0,
+    )
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Litestar:
+    """Build the app. Pass `services` to share engines (tests); else they are built at start-up."""
+    settings = settings or (services.settings if services else Settings())
+    settings.ensure_safe()
+    configure_logging(settings.log_level)
+    _init_sentry(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        owned = services is None
+        app.state.services = services or build_services(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.services.close()
+
+    api = Router(API_PREFIX, route_handlers=[StudentsController], guards=[api_guard], security=[{"BearerAuth": []}])
+    return Litestar(
+        route_handlers=[api, media.photo, health.live, health.ready],
+        lifespan=[lifespan],
+        dependencies={**DEPENDENCIES, "page_size_cap": Provide(lambda: settings.max_page_size, sync_to_thread=False)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[request_id_middleware],
+        cors_config=CORSConfig(
+            allow_origins=settings.allowed_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+            max_age=600,
+        ),
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="Thotis sidecar API",
+            version="2.0.0",
+            path="/schema",
+            description="Mentor profiles, sessions, ratings and statistics beside Cal.com. "
+            "Every response uses the envelope {status, data} or {status, error}.",
+            components=Components(
+                security_schemes={"BearerAuth": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
+            ),
+        ),
+        debug=False,
+    )

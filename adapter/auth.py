@@ -1,0 +1,158 @@
+"""API tokens (R8.5): verify bearer JWTs, mint them for operators, tests and the widget.
+
+HS256 with the configured secret; optionally RS256/ES256/EdDSA keys from a JWKS URL. The
+accepted algorithms are fixed here, never taken from the token, so `alg=none` and algorithm
+confusion are refused.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import httpx
+import jwt
+
+from core.errors import Unauthenticated
+
+_ASYMMETRIC = ["RS256", "ES256", "EdDSA"]
+_REQUIRED_CLAIMS = ["sub", "role", "aud", "exp", "iat"]
+
+
+class Role(StrEnum):
+    """Who is calling the API."""
+
+    SERVICE = "service"
+    MENTOR = "mentor"
+    ADMIN = "admin"
+    WIDGET = "widget"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The verified caller: subject and role from the token."""
+
+    sub: str
+    role: Role
+
+
+class InvalidToken(Unauthenticated):
+    code = "INVALID_TOKEN"
+    default_message = "The bearer token is invalid."
+
+
+class TokenExpired(Unauthenticated):
+    code = "TOKEN_EXPIRED"
+    default_message = "The bearer token has expired."
+
+
+class MissingToken(Unauthenticated):
+    code = "UNAUTHORIZED"
+    default_message = "A bearer token is required: Authorization: Bearer <JWT>."
+
+
+class TokenVerifier:
+    """Checks signature, audience, expiry and role of a bearer token."""
+
+    def __init__(
+        self,
+        secret: str,
+        audience: str,
+        *,
+        jwks_url: str | None = None,
+        http: httpx.AsyncClient | None = None,
+        jwks_ttl_seconds: int = 600,
+        leeway_seconds: int = 5,
+    ) -> None:
+        self._secret = secret
+        self._audience = audience
+        self._jwks_url = jwks_url
+        self._http = http
+        self._jwks_ttl = jwks_ttl_seconds
+        self._jwks: jwt.PyJWKSet | None = None
+        self._jwks_fetched_at = 0.0
+        self._leeway = leeway_seconds
+
+    async def verify(self, token: str) -> Principal:
+        """Raises:
+        InvalidToken, TokenExpired
+        """
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise InvalidToken("The bearer token is not a well-formed JWT.") from exc
+        algorithm = header.get("alg")
+        if algorithm == "HS256":
+            key: Any = self._secret
+        elif algorithm in _ASYMMETRIC and self._jwks_url:
+            key = await self._signing_key(header.get("kid"))
+        else:
+            raise InvalidToken("The token's signing algorithm is not accepted.")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                audience=self._audience,
+                leeway=self._leeway,
+                options={"require": _REQUIRED_CLAIMS},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise TokenExpired() from exc
+        except jwt.InvalidAudienceError as exc:
+            raise InvalidToken("The token is not meant for this service (audience).") from exc
+        except jwt.PyJWTError as exc:
+            raise InvalidToken() from exc
+        try:
+            role = Role(claims["role"])
+        except ValueError as exc:
+            raise InvalidToken("The token's role is not known.") from exc
+        sub = claims["sub"]
+        if not isinstance(sub, str) or not sub:
+            raise InvalidToken("The token's subject is missing.")
+        return Principal(sub=sub, role=role)
+
+    async def _signing_key(self, kid: str | None) -> Any:
+        now = time.monotonic()
+        if self._jwks is None or now - self._jwks_fetched_at > self._jwks_ttl:
+            await self._refresh_jwks()
+        assert self._jwks is not None
+        for key in self._jwks.keys:
+            if kid is None or key.key_id == kid:
+                return key.key
+        raise InvalidToken("The token's signing key is not known.")
+
+    async def _refresh_jwks(self) -> None:
+        assert self._jwks_url is not None
+        client = self._http or httpx.AsyncClient(timeout=5)
+        try:
+            response = await client.get(self._jwks_url)
+            response.raise_for_status()
+            self._jwks = jwt.PyJWKSet.from_dict(response.json())
+            self._jwks_fetched_at = time.monotonic()
+        except (httpx.HTTPError, ValueError, jwt.PyJWTError) as exc:
+            raise InvalidToken("The token's signing keys cannot be fetched.") from exc
+        finally:
+            if self._http is None:
+                await client.aclose()
+
+
+def mint_token(secret: str, audience: str, *, role: Role, sub: str, ttl_seconds: int = 3600) -> str:
+    """An HS256 token for `sub` with `role`, valid for `ttl_seconds`."""
+    now = int(time.time())
+    claims = {"sub": sub, "role": role.value, "aud": audience, "iat": now, "exp": now + ttl_seconds}
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def bearer_token(authorization: str | None) -> str:
+    """Raises:
+    MissingToken: no `Authorization: Bearer …` header.
+    """
+    if not authorization:
+        raise MissingToken()
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise MissingToken("The Authorization header must be: Bearer <JWT>.")
+    return token.strip()

@@ -1,0 +1,136 @@
+"""`thotis`: serve, demo, migrate, token, seed, config check."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+import click
+
+from adapter.auth import Role, mint_token
+from core.errors import ConfigurationError
+from core.settings import Environment, Settings
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as exc:  # pydantic's message names the variable and the problem
+        raise click.ClickException(f"invalid settings: {exc}") from exc
+
+
+def _require_database(settings: Settings) -> str:
+    if not settings.database_url:
+        raise click.ClickException("THOTIS_DATABASE_URL is not set (or use `thotis demo`).")
+    return settings.database_url
+
+
+@click.group()
+def main() -> None:
+    """Thotis sidecar: mentor profiles, sessions and ratings beside Cal.com."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Listen address (default THOTIS_HOST).")
+@click.option("--port", type=int, default=None, help="Listen port (default THOTIS_PORT).")
+@click.option("--workers", type=int, default=None, help="Worker processes (default THOTIS_WORKERS).")
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
+    """Run the production HTTP server (uvicorn)."""
+    import uvicorn
+
+    settings = _settings()
+    try:
+        settings.ensure_safe()
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    uvicorn.run(
+        "adapter.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers or settings.workers,
+        proxy_headers=False,
+        access_log=False,
+        log_level=settings.log_level.lower(),
+    )
+
+
+@main.command()
+@click.option("--per-field", type=int, default=3, show_default=True, help="Sample mentors per field.")
+def demo(per_field: int) -> None:
+    """Run everything locally: embedded PostgreSQL and Redis, migrations, sample mentors."""
+    from adapter.demo import run_demo
+
+    run_demo(per_field=per_field)
+
+
+@main.command()
+@click.argument("direction", type=click.Choice(["upgrade", "downgrade"]), default="upgrade")
+@click.argument("revision", default=None, required=False)
+def migrate(direction: str, revision: str | None) -> None:
+    """Apply (upgrade, default to head) or revert (downgrade, to REVISION) database migrations."""
+    from migrations import runner
+
+    url = _require_database(_settings())
+    if direction == "upgrade":
+        runner.upgrade(url, revision or "head")
+    else:
+        if revision is None:
+            raise click.UsageError("downgrade needs a REVISION (e.g. -1 or base)")
+        runner.downgrade(url, revision)
+    click.echo(f"migrations: {direction} to {revision or 'head'} done")
+
+
+@main.command()
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--sub", required=True, help="Subject: the mentor's user id, or a service name.")
+@click.option("--ttl", type=int, default=3600, show_default=True, help="Lifetime in seconds.")
+def token(role: str, sub: str, ttl: int) -> None:
+    """Mint an API token signed with the configured key."""
+    settings = _settings()
+    click.echo(
+        mint_token(
+            settings.jwt_secret.get_secret_value(), settings.jwt_audience, role=Role(role), sub=sub, ttl_seconds=ttl
+        )
+    )
+
+
+@main.command()
+@click.option("--per-field", type=int, default=3, show_default=True)
+def seed(per_field: int) -> None:
+    """Create the sample mentors (skips those that exist)."""
+    from adapter.demo import seed_database
+
+    settings = _settings()
+    created = asyncio.run(seed_database(settings, _require_database(settings), per_field))
+    click.echo(f"seed: {created} mentors created")
+
+
+@main.group()
+def config() -> None:
+    """Inspect the configuration."""
+
+
+@config.command("check")
+def config_check() -> None:
+    """Print every setting (secrets masked) and whether production would accept them."""
+    settings = _settings()
+    width = max(len(name) for name, _, _ in settings.described())
+    for name, value, description in settings.described():
+        click.echo(f"{name:<{width}}  {value}")
+        click.echo(f"{'':<{width}}    {description}")
+    problems = settings.production_problems()
+    if settings.env is Environment.PRODUCTION and problems:
+        click.echo("\nproduction would refuse to start:", err=True)
+        for problem in problems:
+            click.echo(f"  - {problem}", err=True)
+        sys.exit(1)
+    click.echo(
+        f"\nTHOTIS_ENV={settings.env.value}: " + ("ok" if not problems else f"{len(problems)} production issue(s)")
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault("THOTIS_ENV", "demo")
+    main()

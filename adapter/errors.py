@@ -1,0 +1,120 @@
+"""One mapping from every exception to the error envelope (SPEC.md §3, R16).
+
+Expected failures (`ThotisError`) keep their code and status. Framework errors (unknown
+route, wrong method, malformed JSON, validation, body too large) get stable codes too.
+Anything else is a 500 whose body says nothing about the internals; the details go to the
+log (and Sentry) with the request id.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+from litestar import MediaType, Request, Response
+from litestar.exceptions import (
+    ClientException,
+    HTTPException,
+    MethodNotAllowedException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    TooManyRequestsException,
+    ValidationException,
+)
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from adapter.envelope import error_body
+from adapter.request_context import REQUEST_ID_HEADER, current_request_id, new_request_id
+from core.errors import RateLimited, ThotisError
+
+log = logging.getLogger("thotis.errors")
+
+
+def _respond(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+) -> Response[bytes]:
+    request_id = current_request_id()
+    if request_id is None:  # failed before routing (unknown route, wrong method): no middleware ran
+        request_id = new_request_id()
+        headers = {**(headers or {}), REQUEST_ID_HEADER: request_id}
+    body = msgspec.json.encode(error_body(code, message, details, request_id))
+    return Response(body, status_code=status, media_type=MediaType.JSON, headers=headers)
+
+
+def _validation_details(exc: ValidationException) -> dict[str, Any]:
+    errors = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict):
+            errors.append(
+                {
+                    "field": str(item.get("key") or ""),
+                    "message": str(item.get("message") or "invalid value"),
+                    "source": str(item.get("source") or "body"),
+                }
+            )
+    return {"errors": errors}
+
+
+def handle_thotis_error(request: Request[Any, Any, Any], exc: ThotisError) -> Response[bytes]:
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    if exc.status_code >= 500:
+        log.error("%s %s failed: %s %s", request.method, request.url.path, exc.error_code, exc.message)
+    return _respond(exc.status_code, exc.error_code, exc.message, exc.details, headers)
+
+
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    """Framework errors, with codes clients can rely on."""
+    detail = exc.detail or ""
+    if isinstance(exc, ValidationException):
+        return _respond(400, "VALIDATION_ERROR", "The request is invalid.", _validation_details(exc))
+    if isinstance(exc, NotFoundException):
+        return _respond(404, "NOT_FOUND", "No such route or resource.")
+    if isinstance(exc, MethodNotAllowedException):
+        allow = (exc.headers or {}).get("allow")
+        return _respond(
+            405, "METHOD_NOT_ALLOWED", "This method is not allowed here.", headers={"Allow": allow} if allow else None
+        )
+    if isinstance(exc, RequestEntityTooLarge) or "Entity Too Large" in detail:
+        return _respond(413, "PAYLOAD_TOO_LARGE", "The request body is too large.")
+    if isinstance(exc, NotAuthorizedException):
+        return _respond(401, "UNAUTHORIZED", "A valid bearer token is required.")
+    if isinstance(exc, PermissionDeniedException):
+        return _respond(403, "FORBIDDEN", "You are not allowed to do this.")
+    if isinstance(exc, TooManyRequestsException):
+        return _respond(429, "RATE_LIMITED", "Too many requests, slow down.", headers=exc.headers)
+    if isinstance(exc, ClientException):
+        if "JSON" in detail or "decod" in detail.lower():
+            return _respond(400, "MALFORMED_JSON", "The request body is not valid JSON.")
+        if "multipart" in detail.lower():
+            return _respond(400, "MALFORMED_MULTIPART", "The request body is not valid multipart/form-data.")
+        return _respond(exc.status_code, "BAD_REQUEST", "The request is invalid.")
+    if exc.status_code < 500:
+        return _respond(exc.status_code, "BAD_REQUEST", "The request is invalid.")
+    return handle_unexpected(request, exc)
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """A bug or an unmapped failure: log it fully, tell the caller nothing internal."""
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _respond(500, "INTERNAL_ERROR", "An unexpected error occurred; it has been logged.")
+
+
+def handle_database_down(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """The database cannot be reached: a 503 the caller may retry, not a 500."""
+    log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return _respond(503, "DATABASE_UNAVAILABLE", "The database is unavailable, try again shortly.")
+
+
+EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    ThotisError: handle_thotis_error,
+    HTTPException: handle_http_exception,
+    OperationalError: handle_database_down,
+    InterfaceError: handle_database_down,
+    PoolTimeout: handle_database_down,
+    ConnectionError: handle_database_down,
+    Exception: handle_unexpected,
+}

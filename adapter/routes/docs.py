@@ -1,0 +1,27 @@
+"""OpenAPI response documentation shared by routes: which error envelopes a route may return."""
+
+from __future__ import annotations
+
+from litestar.openapi.datastructures import ResponseSpec
+
+from adapter.envelope import ErrorEnvelope
+
+_DESCRIPTIONS = {
+    400: "Invalid input or broken business rule (VALIDATION_ERROR, MALFORMED_JSON, …)",
+    401: "Missing or invalid bearer token (UNAUTHORIZED, INVALID_TOKEN, TOKEN_EXPIRED)",
+    403: "Token not allowed here (ROLE_NOT_ALLOWED, NOT_OWNER)",
+    404: "Unknown resource (PROFILE_NOT_FOUND, NOT_FOUND, PHOTO_NOT_FOUND)",
+    409: "Conflict with the current state (PROFILE_EXISTS)",
+    413: "Body or upload too large (PAYLOAD_TOO_LARGE, PHOTO_TOO_LARGE)",
+    429: "Rate limited (RATE_LIMITED); see Retry-After",
+    503: "A dependency is unavailable (SERVICE_UNAVAILABLE, DATABASE_UNAVAILABLE)",
+}
+
+
+def errors(*codes: int) -> dict[int, ResponseSpec]:
+    """Error responses for the OpenAPI document; 401, 429 and 503 are implied on API routes."""
+    wanted = sorted({*codes, 401, 429, 503})
+    return {
+        code: ResponseSpec(data_container=ErrorEnvelope, description=_DESCRIPTIONS[code], generate_examples=False)
+        for code in wanted
+    }

@@ -1,0 +1,1 @@
+"""Shared kernel: settings, database base, errors, cache, Redis, rate limiting, clock; imports no project package."""

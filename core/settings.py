@@ -1,0 +1,178 @@
+"""Settings read once from `THOTIS_*` environment variables (SPEC.md §9) and passed down.
+
+Nothing here reads the environment at import: call `Settings()` in the app factory, the CLI or a
+worker's start-up, then hand the object to whoever needs it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from core.errors import ConfigurationError
+
+#: Signing key used by `make demo` and tests. Production refuses to start with it.
+DEMO_JWT_SECRET = "thotis-demo-signing-key-never-use-in-production"
+#: Fernet key used by `make demo` and tests. Production refuses to start with it.
+DEMO_ENCRYPTION_KEY = "dGhvdGlzLWRlbW8tZW5jcnlwdGlvbi1rZXktMzJieXQ="
+
+
+class Environment(StrEnum):
+    """Where the service runs; production is the only one that refuses demo secrets."""
+
+    PRODUCTION = "production"
+    DEMO = "demo"
+    TEST = "test"
+
+
+class Settings(BaseSettings):
+    """Every knob of the sidecar; each field is documented because operators read them."""
+
+    model_config = SettingsConfigDict(env_prefix="THOTIS_", extra="ignore", frozen=True)
+
+    env: Environment = Field(
+        Environment.DEMO,
+        description="`production`, `demo` or `test`; production refuses demo keys and missing secrets.",
+    )
+    host: str = Field("127.0.0.1", description="Address the HTTP server listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port the HTTP server listens on.")
+    workers: int = Field(1, ge=1, le=64, description="HTTP worker processes for `thotis serve`.")
+    log_level: str = Field("INFO", description="Root log level (DEBUG, INFO, WARNING, ERROR).")
+    data_dir: Path = Field(
+        Path(".thotis"),
+        description="Folder for the embedded PostgreSQL and Redis of `make demo`.",
+    )
+
+    database_url: str | None = Field(
+        None,
+        description="PostgreSQL URL (postgresql+asyncpg://…); unset in demo → the embedded PostgreSQL.",
+    )
+    database_pool_size: int = Field(20, ge=1, le=500, description="Connections per worker process.")
+    redis_url: str | None = Field(
+        None, description="Redis URL (redis://… or unix://…); unset in demo → the embedded Redis."
+    )
+    redis_key_prefix: str = Field(
+        "thotis:", description="Prefix of every Redis key, so several instances can share a Redis."
+    )
+
+    jwt_secret: SecretStr = Field(
+        SecretStr(DEMO_JWT_SECRET), description="HS256 secret for API tokens (at least 32 characters)."
+    )
+    jwt_audience: str = Field("thotis", description="Expected `aud` claim of API tokens.")
+    jwks_url: str | None = Field(None, description="Optional JWKS URL for RS256/ES256/EdDSA tokens issued elsewhere.")
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://localhost:3000", "http://127.0.0.1:8000"],
+        description="Comma-separated Thotis origins for CORS, CSP frame-ancestors and postMessage.",
+    )
+
+    calcom_api_url: str | None = Field(
+        None,
+        description="Cal.com API base URL without /v2 (e.g. https://api.cal.com); unset in demo → the simulator.",
+    )
+    calcom_api_key: SecretStr | None = Field(
+        None, description="Cal.com organisation/admin API key, used when a mentor has no own key."
+    )
+    calcom_webhook_secret: SecretStr | None = Field(
+        None, description="Secret shared with Cal.com for `X-Cal-Signature-256`."
+    )
+    encryption_key: SecretStr = Field(
+        SecretStr(DEMO_ENCRYPTION_KEY),
+        description="Fernet key (urlsafe base64, 32 bytes) for credentials stored at rest.",
+    )
+
+    smtp_url: SecretStr | None = Field(None, description="Outgoing mail server, smtp://user:pass@host:port.")
+    email_from: str = Field("Thotis <no-reply@thotis.local>", description="From header of emails.")
+    sentry_dsn: SecretStr | None = Field(None, description="Sentry DSN; error monitoring is off when unset.")
+    mixpanel_token: SecretStr | None = Field(None, description="Mixpanel token; analytics is off when unset.")
+
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, description="Largest JSON request body accepted.")
+    photo_max_bytes: int = Field(5 * 1024 * 1024, ge=1024, description="Largest photo upload accepted.")
+    photo_max_pixels: int = Field(
+        40_000_000, ge=10_000, description="Largest width×height accepted before decoding a photo."
+    )
+    cache_profile_ttl_seconds: int = Field(300, ge=1, description="How long a profile stays cached.")
+    cache_list_ttl_seconds: int = Field(60, ge=1, description="How long a mentor list page stays cached.")
+    rate_limit_api_per_minute: int = Field(1200, ge=1, description="API requests per minute allowed per token subject.")
+    rate_limit_public_per_minute: int = Field(
+        300, ge=1, description="Requests per minute allowed per client IP on public routes."
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated proxy IPs whose X-Forwarded-For is trusted for the client IP.",
+    )
+    max_page_size: int = Field(50, ge=1, le=500, description="Largest `pageSize` a list accepts.")
+
+    @field_validator("allowed_origins", "trusted_proxies", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip().rstrip("/") for item in value.split(",") if item.strip()]
+        return value
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    def production_problems(self) -> list[str]:
+        """List what makes these settings unsafe for production (empty when fine)."""
+        problems: list[str] = []
+        secret = self.jwt_secret.get_secret_value()
+        if secret == DEMO_JWT_SECRET:
+            problems.append("THOTIS_JWT_SECRET is the demo signing key")
+        elif len(secret) < 32:
+            problems.append("THOTIS_JWT_SECRET must be at least 32 characters")
+        if self.encryption_key.get_secret_value() == DEMO_ENCRYPTION_KEY:
+            problems.append("THOTIS_ENCRYPTION_KEY is the demo key")
+        required = {
+            "THOTIS_DATABASE_URL": self.database_url,
+            "THOTIS_REDIS_URL": self.redis_url,
+            "THOTIS_CALCOM_API_URL": self.calcom_api_url,
+            "THOTIS_CALCOM_WEBHOOK_SECRET": self.calcom_webhook_secret,
+        }
+        problems.extend(f"{name} is not set" for name, value in required.items() if not value)
+        if not self.allowed_origins:
+            problems.append("THOTIS_ALLOWED_ORIGINS is empty")
+        elif any(not origin.startswith("https://") for origin in self.allowed_origins):
+            problems.append("THOTIS_ALLOWED_ORIGINS must all be https:// origins")
+        return problems
+
+    def ensure_safe(self) -> None:
+        """Refuse to run production with missing secrets or demo keys.
+
+        Raises:
+            ConfigurationError: listing every problem at once.
+        """
+        if self.is_production and (problems := self.production_problems()):
+            raise ConfigurationError("unsafe production settings: " + "; ".join(problems))
+
+    def described(self) -> list[tuple[str, str, str]]:
+        """(variable, value with secrets masked, description) for `thotis config check`."""
+        rows = []
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                shown = "********" if value.get_secret_value() else "(empty)"
+            elif value is None:
+                shown = "(unset)"
+            elif isinstance(value, list):
+                shown = ",".join(value)
+            elif name in {"database_url", "redis_url"}:
+                shown = mask_url_password(str(value))
+            else:
+                shown = str(value)
+            rows.append((f"THOTIS_{name.upper()}", shown, field.description or ""))
+        return rows
+
+
+def mask_url_password(url: str) -> str:
+    """Hide the password of a URL so it can be printed or logged."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:****@{host}" if ":" in credentials else url

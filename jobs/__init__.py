@@ -1,0 +1,1 @@
+"""taskiq broker wiring and thin idempotent tasks (built in the jobs issue)."""

@@ -1,0 +1,1 @@
+"""The Thotis domain: enums, pure rules, ORM models, repositories and services."""

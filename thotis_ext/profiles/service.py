@@ -1,0 +1,304 @@
+"""Profile use cases: load, apply rules, write, and invalidate caches after commit.
+
+The service flushes but never commits; the request (or task) that called it commits once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.cache import Cache, dump
+from core.crypto import SecretBox
+from core.database import after_commit
+from core.errors import Conflict, InvalidInput, NotFound
+from thotis_ext import rules
+from thotis_ext.enums import CalcomLinkStatus
+from thotis_ext.models import StudentProfile
+from thotis_ext.photos import ProcessedPhoto, process_photo
+from thotis_ext.profiles.repository import ProfileFilters, ProfileRepository
+from thotis_ext.profiles.schemas import (
+    REQUIRED_FIELDS,
+    CalcomLinkInput,
+    ProfileCreate,
+    ProfileFields,
+    ProfileUpdate,
+)
+from thotis_ext.profiles.views import private_view, public_view, stats_view, summary_view
+
+LIST_GROUP = "profile-lists"
+_NOT_PUBLIC = b"null"
+
+
+class ProfileNotFound(NotFound):
+    code = "PROFILE_NOT_FOUND"
+    default_message = "No such mentor profile."
+
+
+class ProfileExists(Conflict):
+    code = "PROFILE_EXISTS"
+    default_message = "This mentor already has a profile; update it with PUT."
+
+
+class InvalidUserId(InvalidInput):
+    code = "INVALID_USER_ID"
+    default_message = "The user id must be 1–128 letters, digits or . _ : @ - characters."
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileConfig:
+    """What the profile service needs from settings."""
+
+    profile_ttl_seconds: int = 300
+    list_ttl_seconds: int = 60
+    media_base_url: str = "/media"
+    photo_max_bytes: int = 5 * 1024 * 1024
+    photo_max_pixels: int = 40_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a list as cached JSON bytes, with the total across all pages."""
+
+    items_json: bytes
+    total: int
+
+
+def _profile_key(user_id: str, audience: str) -> str:
+    return f"profile:{user_id}:{audience}"
+
+
+def _list_key(filters: ProfileFilters, offset: int, limit: int) -> str:
+    raw = "\x1f".join(
+        str(part) for part in (filters.field, filters.university, filters.available, filters.text, offset, limit)
+    )
+    return "profiles:list:" + hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
+
+
+def check_user_id(user_id: str) -> None:
+    """Raises:
+    InvalidUserId: the id cannot be a Thotis user id.
+    """
+    if not rules.is_valid_user_id(user_id):
+        raise InvalidUserId(details={"userId": user_id[:64]})
+
+
+class ProfileService:
+    """Mentor profiles (R1, R4, R18) over one database session."""
+
+    def __init__(self, session: AsyncSession, cache: Cache, box: SecretBox, config: ProfileConfig) -> None:
+        self.session = session
+        self.repo = ProfileRepository(session)
+        self.cache = cache
+        self.box = box
+        self.config = config
+
+    async def create(self, user_id: str, data: ProfileCreate) -> dict[str, Any]:
+        """Create a mentor's profile (R1.1).
+
+        Raises:
+            InvalidUserId, ProfileExists
+        """
+        check_user_id(user_id)
+        if await self.repo.exists(user_id):
+            raise ProfileExists()
+        profile = StudentProfile(
+            user_id=user_id, name=data.name, email=str(data.email), locale=data.locale.value, is_active=True
+        )
+        self._apply_fields(profile, data, data.model_fields_set)
+        self.repo.add(profile)
+        try:
+            await self.session.flush()
+        except IntegrityError as exc:  # a concurrent create of the same id won the race
+            raise ProfileExists() from exc
+        await self.session.refresh(profile)
+        self._invalidate_after_commit(user_id)
+        return private_view(profile, self.config.media_base_url)
+
+    async def update(self, user_id: str, data: ProfileUpdate) -> dict[str, Any]:
+        """Update the given fields; the others keep their value (R1.2, R8.4).
+
+        Raises:
+            ProfileNotFound, InvalidInput (a required field set to null)
+        """
+        profile = await self._load_for_update(user_id)
+        provided = data.model_fields_set
+        cleared = [
+            name
+            for name in (*REQUIRED_FIELDS, "name", "email", "locale")
+            if name in provided and getattr(data, name) is None
+        ]
+        if cleared:
+            raise InvalidInput(
+                "Required fields cannot be cleared.",
+                details={"errors": [{"field": _camel(name), "message": "cannot be null"} for name in cleared]},
+            )
+        for name in ("name", "email", "locale"):
+            if name in provided:
+                value = getattr(data, name)
+                setattr(profile, name, getattr(value, "value", str(value)))
+        self._apply_fields(profile, data, provided)
+        await self.session.flush()
+        await self.session.refresh(profile)
+        self._invalidate_after_commit(user_id)
+        return private_view(profile, self.config.media_base_url)
+
+    async def set_active(self, user_id: str, is_active: bool) -> dict[str, Any]:
+        """Activate or deactivate a profile (R1.4); inactive mentors vanish from every list."""
+        profile = await self._load_for_update(user_id)
+        profile.is_active = is_active
+        await self.session.flush()
+        await self.session.refresh(profile)
+        self._invalidate_after_commit(user_id)
+        return private_view(profile, self.config.media_base_url)
+
+    async def set_photo(self, user_id: str, upload: bytes) -> dict[str, Any]:
+        """Process and store a profile photo (R1.3).
+
+        Raises:
+            ProfileNotFound, PhotoRejected, PhotoTooSmall, PhotoTooLarge
+        """
+        if not await self.repo.exists(user_id):
+            raise ProfileNotFound()
+        photo: ProcessedPhoto = await asyncio.to_thread(
+            process_photo,
+            upload,
+            max_bytes=self.config.photo_max_bytes,
+            max_pixels=self.config.photo_max_pixels,
+        )
+        await self.repo.save_photo(photo.content_hash, photo.content_type, photo.data)
+        profile = await self._load_for_update(user_id)
+        profile.photo_hash = photo.content_hash
+        await self.session.flush()
+        await self.session.refresh(profile)
+        self._invalidate_after_commit(user_id)
+        return private_view(profile, self.config.media_base_url)
+
+    async def public_json(self, user_id: str) -> bytes:
+        """The public profile as JSON bytes, cached (R7.5).
+
+        Raises:
+            ProfileNotFound: unknown, inactive or incomplete (never shown publicly, R1.5).
+        """
+        check_user_id(user_id)
+
+        async def load() -> dict[str, Any] | None:
+            profile = await self.repo.get(user_id)
+            if profile is None or not (profile.is_active and profile.is_complete):
+                return None
+            return public_view(profile, self.config.media_base_url)
+
+        value = await self.cache.get_or_load(_profile_key(user_id, "public"), load, self.config.profile_ttl_seconds)
+        if value == _NOT_PUBLIC:
+            raise ProfileNotFound()
+        return value
+
+    async def private_json(self, user_id: str) -> bytes:
+        """The owner's and admins' view as JSON bytes, whatever the status; cached.
+
+        Raises:
+            ProfileNotFound
+        """
+        check_user_id(user_id)
+
+        async def load() -> dict[str, Any] | None:
+            profile = await self.repo.get(user_id)
+            return private_view(profile, self.config.media_base_url) if profile else None
+
+        value = await self.cache.get_or_load(_profile_key(user_id, "private"), load, self.config.profile_ttl_seconds)
+        if value == _NOT_PUBLIC:
+            raise ProfileNotFound()
+        return value
+
+    async def stats(self, user_id: str) -> dict[str, Any]:
+        """Counters, rates and rating summary of one mentor (R7.1)."""
+        profile = await self.repo.get(user_id)
+        if profile is None:
+            raise ProfileNotFound()
+        return stats_view(profile)
+
+    async def list_public(self, filters: ProfileFilters, *, page: int, page_size: int) -> Page:
+        """Active, complete mentors matching every filter, in discovery order (R4, R18)."""
+        offset = (page - 1) * page_size
+
+        async def load() -> dict[str, Any]:
+            rows, total = await self.repo.list_public(filters, offset=offset, limit=page_size)
+            media = self.config.media_base_url
+            return {"t": total, "i": [summary_view(row, media) for row in rows]}
+
+        key = _list_key(filters, offset, page_size)
+        cached = await self.cache.get_bytes(key)
+        if cached is not None:
+            try:
+                return _split_page(cached)
+            except ValueError:
+                pass  # a value we did not write: reload it
+        fresh = dump(await load())
+        await self.cache.set_bytes(key, fresh, self.config.list_ttl_seconds, group=LIST_GROUP)
+        return _split_page(fresh)
+
+    async def photo(self, content_hash: str) -> tuple[bytes, str]:
+        """Raises:
+        NotFound: no photo with that hash.
+        """
+        found = await self.repo.get_photo(content_hash)
+        if found is None:
+            raise NotFound("No such photo.", code="PHOTO_NOT_FOUND")
+        return found
+
+    async def _load_for_update(self, user_id: str) -> StudentProfile:
+        check_user_id(user_id)
+        profile = await self.repo.get(user_id, for_update=True)
+        if profile is None:
+            raise ProfileNotFound()
+        return profile
+
+    def _apply_fields(self, profile: StudentProfile, data: ProfileFields, provided: set[str]) -> None:
+        for name in REQUIRED_FIELDS:
+            if name in provided and (value := getattr(data, name)) is not None:
+                setattr(profile, name, getattr(value, "value", value))
+        if "linked_in_url" in provided:
+            profile.linkedin_url = data.linked_in_url
+        if "calcom" in provided:
+            self._apply_calcom(profile, data.calcom)
+
+    def _apply_calcom(self, profile: StudentProfile, link: CalcomLinkInput | None) -> None:
+        if link is None:
+            profile.calcom_username = None
+            profile.calcom_api_key_encrypted = None
+            profile.calcom_link_status = CalcomLinkStatus.UNLINKED.value
+            return
+        if link.username != profile.calcom_username:
+            profile.calcom_user_id = None
+            profile.calcom_event_type_id = None
+        profile.calcom_username = link.username
+        if link.api_key is not None:
+            profile.calcom_api_key_encrypted = self.box.encrypt(link.api_key.get_secret_value())
+        # Provisioning the event type (R1.1, R3.2) happens with the Cal.com client.
+        profile.calcom_link_status = CalcomLinkStatus.PENDING.value
+        profile.calcom_link_error = None
+
+    def _invalidate_after_commit(self, user_id: str) -> None:
+        async def invalidate() -> None:
+            await self.cache.delete(_profile_key(user_id, "public"), _profile_key(user_id, "private"))
+            await self.cache.invalidate_group(LIST_GROUP)
+
+        after_commit(self.session, invalidate)
+
+
+def _split_page(cached: bytes) -> Page:
+    # Cached as {"t":<total>,"i":[...]}: slice out the items so they can be served unparsed.
+    head, sep, rest = cached.partition(b',"i":')
+    if not sep or not head.startswith(b'{"t":') or not rest.endswith(b"}"):
+        raise ValueError("corrupt cached page")
+    return Page(items_json=rest[:-1], total=int(head[5:]))
+
+
+def _camel(name: str) -> str:
+    first, *others = name.split("_")
+    return first + "".join(word.capitalize() for word in others)

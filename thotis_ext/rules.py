@@ -1,0 +1,102 @@
+"""Pure rules of the domain (SPEC.md §2): functions of values, no I/O, each property-tested."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Decimal
+from urllib.parse import urlsplit
+
+BIO_MIN_CHARS = 50
+BIO_MAX_CHARS = 1000
+BIO_EXCERPT_CHARS = 150
+YEAR_MIN = 1
+YEAR_MAX = 10
+RATING_MIN = 1
+RATING_MAX = 5
+FEEDBACK_MAX_CHARS = 500
+SESSION_MINUTES = 15
+LOW_RATING_THRESHOLD = 3
+
+#: A Thotis user id as it appears in paths and token subjects.
+USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
+_LINKEDIN_HOSTS = ("linkedin.com",)
+
+
+def normalise_bio(bio: str) -> str:
+    """The bio as stored: trimmed of surrounding whitespace."""
+    return bio.strip()
+
+
+def bio_length_problem(bio: str) -> str | None:
+    """Why a (normalised) bio is refused, or None when its length is fine (R1.2)."""
+    if len(bio) < BIO_MIN_CHARS:
+        return f"bio must be at least {BIO_MIN_CHARS} characters"
+    if len(bio) > BIO_MAX_CHARS:
+        return f"bio must be at most {BIO_MAX_CHARS} characters"
+    return None
+
+
+def bio_excerpt(bio: str | None) -> str:
+    """The first 150 characters of the bio, as shown on summaries (R4.2)."""
+    return (bio or "")[:BIO_EXCERPT_CHARS]
+
+
+def is_valid_year(year: int) -> bool:
+    return YEAR_MIN <= year <= YEAR_MAX
+
+
+def is_linkedin_url(url: str) -> bool:
+    """True for an https URL on linkedin.com or one of its subdomains."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    host = (parts.hostname or "").lower()
+    on_linkedin = any(host == h or host.endswith("." + h) for h in _LINKEDIN_HOSTS)
+    return parts.scheme == "https" and on_linkedin and not parts.username and not parts.password
+
+
+def is_valid_user_id(user_id: str) -> bool:
+    return bool(USER_ID_PATTERN.fullmatch(user_id))
+
+
+def round_half_up(value: Decimal, places: int = 1) -> Decimal:
+    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def average_rating(ratings: Iterable[int]) -> Decimal | None:
+    """Mean of all ratings rounded half-up to one decimal; None when there are none (R7.4)."""
+    values = list(ratings)
+    if not values:
+        return None
+    return round_half_up(Decimal(sum(values)) / Decimal(len(values)))
+
+
+def average_from_sum(total: int, count: int) -> Decimal | None:
+    """Same as `average_rating`, from a running sum and count."""
+    if count <= 0:
+        return None
+    return round_half_up(Decimal(total) / Decimal(count))
+
+
+def cancellation_rate(completed: int, cancelled: int) -> float:
+    """cancelled ÷ (completed + cancelled), 0 when none."""
+    total = completed + cancelled
+    return cancelled / total if total else 0.0
+
+
+def completion_rate(completed: int, cancelled: int, no_show: int) -> float:
+    """completed ÷ (completed + cancelled + no-show), 0 when none."""
+    total = completed + cancelled + no_show
+    return completed / total if total else 0.0
+
+
+def is_low_rating(rating: int) -> bool:
+    """A rating below 3 sends the session to admin review (R19.4)."""
+    return rating < LOW_RATING_THRESHOLD
+
+
+def escape_like(text: str) -> str:
+    """Escape LIKE wildcards so free text matches literally (escape character: backslash)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
