@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
@@ -86,13 +87,14 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        owned = services is None
-        app.state.services = services or build_services(settings)
+        if services is not None:  # owned by the caller, already in the state
+            yield
+            return
+        app.state.services = build_services(settings)
         try:
             yield
         finally:
-            if owned:
-                await app.state.services.close()
+            await app.state.services.close()
 
     api = Router(API_PREFIX, route_handlers=[StudentsController], guards=[api_guard], security=[{"BearerAuth": []}])
     return Litestar(
@@ -119,5 +121,6 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
                 security_schemes={"BearerAuth": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
             ),
         ),
+        state=State({"services": services} if services is not None else {}),
         debug=False,
     )

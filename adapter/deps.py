@@ -6,7 +6,7 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 from litestar import Request
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapter.auth import Principal
@@ -31,7 +31,9 @@ def provide_principal(request: Request[Any, Any, Any]) -> Principal:
     return principal
 
 
-def provide_profile_service(request: Request[Any, Any, Any], db_session: AsyncSession) -> ProfileService:
+def provide_profile_service(
+    request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+) -> ProfileService:
     services = services_of(request)
     return ProfileService(db_session, services.cache, services.box, services.profile_config)
 

@@ -20,6 +20,7 @@ from litestar.exceptions import (
     NotAuthorizedException,
     NotFoundException,
     PermissionDeniedException,
+    SerializationException,
     TooManyRequestsException,
     ValidationException,
 )
@@ -87,7 +88,7 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     if isinstance(exc, TooManyRequestsException):
         return _respond(429, "RATE_LIMITED", "Too many requests, slow down.", headers=exc.headers)
     if isinstance(exc, ClientException):
-        if "JSON" in detail or "decod" in detail.lower():
+        if isinstance(exc.__cause__, SerializationException) or "JSON" in detail:
             return _respond(400, "MALFORMED_JSON", "The request body is not valid JSON.")
         if "multipart" in detail.lower():
             return _respond(400, "MALFORMED_MULTIPART", "The request body is not valid multipart/form-data.")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 from litestar import Response, get
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath
 
 from adapter.guards import public_guard
 from adapter.routes.docs import errors
@@ -23,7 +25,7 @@ IMMUTABLE = "public, max-age=31536000, immutable"
     summary="A processed profile photo (400×400 JPEG)",
     responses={200: ResponseSpec(None, description="image/jpeg", media_type="image/jpeg"), **errors(404)},
 )
-async def photo(name: str, profiles: ProfileService) -> Response[bytes]:
+async def photo(name: FromPath[str], profiles: NamedDependency[ProfileService]) -> Response[bytes]:
     match = _PHOTO_NAME.fullmatch(name)
     if match is None:
         raise NotFound("No such photo.", code="PHOTO_NOT_FOUND")

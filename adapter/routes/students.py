@@ -6,9 +6,10 @@ from typing import Annotated, Any
 
 from litestar import Controller, Response, get, patch, post, put
 from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Body, Parameter
+from litestar.params import Body, FromPath, JSONBody, QueryParameter
 
 from adapter.auth import Principal, Role
 from adapter.envelope import Envelope, PageEnvelope, ok, ok_json, ok_page
@@ -25,8 +26,10 @@ PHOTO_FORM_FIELD = "photo"
 _PROFILE = {200: ResponseSpec(Envelope[ProfileOut], description="The profile")}
 _LIST = {200: ResponseSpec(PageEnvelope[SummaryOut], description="One page of mentors, discovery order")}
 
-PageNumber = Annotated[int, Parameter(query="page", ge=1, le=10_000, description="1-based page")]
-PageSize = Annotated[int, Parameter(query="pageSize", ge=1, le=500, description="Items per page (capped)")]
+PageNumber = Annotated[int, QueryParameter(name="page", ge=1, le=10_000, description="1-based page")]
+PageSize = Annotated[int, QueryParameter(name="pageSize", ge=1, le=500, description="Items per page (capped)")]
+Profiles = NamedDependency[ProfileService]
+UserId = FromPath[str]
 
 
 def _field(value: str) -> AcademicField:
@@ -63,7 +66,12 @@ class StudentsController(Controller):
         summary="Active, complete mentors of one academic field (R4, R8.1)",
     )
     async def by_field(
-        self, field: str, profiles: ProfileService, page_size_cap: int, page: PageNumber = 1, page_size: PageSize = 20
+        self,
+        field: FromPath[str],
+        profiles: Profiles,
+        page_size_cap: NamedDependency[int],
+        page: PageNumber = 1,
+        page_size: PageSize = 20,
     ) -> Response[bytes]:
         filters = ProfileFilters(field=_field(field).value)
         size = _page_size(page_size, page_size_cap)
@@ -78,12 +86,12 @@ class StudentsController(Controller):
     )
     async def search(
         self,
-        profiles: ProfileService,
-        page_size_cap: int,
-        field: str | None = None,
-        university: Annotated[str | None, Parameter(max_length=200)] = None,
-        available: bool | None = None,
-        q: Annotated[str | None, Parameter(max_length=200, description="Free text")] = None,
+        profiles: Profiles,
+        page_size_cap: NamedDependency[int],
+        field: Annotated[str | None, QueryParameter(description="Academic field")] = None,
+        university: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        available: Annotated[bool | None, QueryParameter(description="Free slots in the next 7 days")] = None,
+        q: Annotated[str | None, QueryParameter(max_length=200, description="Free text")] = None,
         page: PageNumber = 1,
         page_size: PageSize = 20,
     ) -> Response[bytes]:
@@ -103,7 +111,9 @@ class StudentsController(Controller):
         responses={**_PROFILE, **errors(400, 403, 404)},
         summary="A mentor's profile with stats and rating summary (R7.5, R19.5)",
     )
-    async def get_profile(self, user_id: str, profiles: ProfileService, principal: Principal) -> Response[bytes]:
+    async def get_profile(
+        self, user_id: UserId, profiles: Profiles, principal: NamedDependency[Principal]
+    ) -> Response[bytes]:
         if _sees_private(principal, user_id):
             return ok_json(await profiles.private_json(user_id))
         return ok_json(await profiles.public_json(user_id))
@@ -115,7 +125,9 @@ class StudentsController(Controller):
         responses={201: ResponseSpec(Envelope[ProfileOut], description="Created"), **errors(400, 403, 409)},
         summary="Create a mentor profile and start its Cal.com link (R1.1)",
     )
-    async def create_profile(self, user_id: str, data: ProfileCreate, profiles: ProfileService) -> Response[bytes]:
+    async def create_profile(
+        self, user_id: UserId, data: JSONBody[ProfileCreate], profiles: Profiles
+    ) -> Response[bytes]:
         return ok(await profiles.create(user_id, data), status_code=201)
 
     @put(
@@ -124,7 +136,9 @@ class StudentsController(Controller):
         responses={**_PROFILE, **errors(400, 403, 404)},
         summary="Update a profile; fields left out are unchanged (R1.2, R8.4)",
     )
-    async def update_profile(self, user_id: str, data: ProfileUpdate, profiles: ProfileService) -> Response[bytes]:
+    async def update_profile(
+        self, user_id: UserId, data: JSONBody[ProfileUpdate], profiles: Profiles
+    ) -> Response[bytes]:
         return ok(await profiles.update(user_id, data))
 
     @patch(
@@ -133,7 +147,7 @@ class StudentsController(Controller):
         responses={**_PROFILE, **errors(400, 403, 404)},
         summary="Activate or deactivate a profile (R1.4)",
     )
-    async def set_status(self, user_id: str, data: StatusUpdate, profiles: ProfileService) -> Response[bytes]:
+    async def set_status(self, user_id: UserId, data: JSONBody[StatusUpdate], profiles: Profiles) -> Response[bytes]:
         return ok(await profiles.set_active(user_id, data.is_active))
 
     @put(
@@ -145,8 +159,8 @@ class StudentsController(Controller):
     )
     async def upload_photo(
         self,
-        user_id: str,
-        profiles: ProfileService,
+        user_id: UserId,
+        profiles: Profiles,
         data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> Response[bytes]:
         upload = data.get(PHOTO_FORM_FIELD)
@@ -163,5 +177,5 @@ class StudentsController(Controller):
         responses={200: ResponseSpec(Envelope[StatsOut], description="Statistics"), **errors(400, 403, 404)},
         summary="Completed, scheduled, cancelled sessions, rates and average rating (R7.1)",
     )
-    async def stats(self, user_id: str, profiles: ProfileService) -> Response[bytes]:
+    async def stats(self, user_id: UserId, profiles: Profiles) -> Response[bytes]:
         return ok(await profiles.stats(user_id))

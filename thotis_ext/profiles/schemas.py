@@ -10,6 +10,7 @@ from typing import Annotated
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
@@ -37,6 +38,20 @@ def _linkedin(value: str) -> str:
     return value
 
 
+def _exactly(kind: type, what: str) -> BeforeValidator:
+    """Refuse values of another JSON type: "3", 3.0 and true are not years, "yes" is not a boolean.
+
+    Field-level `Strict` is not enough: the web layer validates bodies with `strict=False`.
+    """
+
+    def check(value: object) -> object:
+        if type(value) is not kind:
+            raise ValueError(f"must be {what}")
+        return value
+
+    return BeforeValidator(check)
+
+
 def _year(value: int) -> int:
     if not rules.is_valid_year(value):
         raise ValueError(f"currentYear must be between {rules.YEAR_MIN} and {rules.YEAR_MAX}")
@@ -47,7 +62,8 @@ Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Bio = Annotated[str, AfterValidator(_bio)]
 LinkedInUrl = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), AfterValidator(_linkedin)]
-Year = Annotated[StrictInt, AfterValidator(_year)]
+Year = Annotated[StrictInt, _exactly(int, "a whole number"), AfterValidator(_year)]
+Flag = Annotated[StrictBool, _exactly(bool, "true or false")]
 
 
 class _Body(BaseModel):
@@ -92,7 +108,7 @@ class ProfileUpdate(ProfileFields):
 class StatusUpdate(_Body):
     """Body of PATCH /students/{id}/status."""
 
-    is_active: StrictBool
+    is_active: Flag
 
 
 #: Fields a profile must have to be shown publicly (R1.2, R1.5); they cannot be cleared.

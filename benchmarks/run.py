@@ -1,0 +1,309 @@
+"""`make bench`: the load benchmarks of SPEC.md §8 against a real, freshly seeded sidecar.
+
+Creates a throw-away database and Redis key prefix, starts `thotis serve` and the ceiling app
+as subprocesses, drives them with locust in a separate process, writes Markdown results, and
+removes everything it created, also on Ctrl-C or failure. See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import importlib.metadata
+import importlib.util
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import FrameType
+from urllib.parse import urlsplit
+
+import httpx
+
+from benchmarks.report import Phase, Report
+from benchmarks.stack import (
+    ROOT,
+    Names,
+    Server,
+    app_server,
+    ceiling_server,
+    create_database,
+    database_url,
+    delete_prefix,
+    drop_database,
+    migrate_and_seed,
+    service_token,
+    set_value,
+    stop_group,
+)
+
+DEFAULT_STEPS = "200,400,600,800,1000,1200,1500,2000,2500"
+QUICK_STEPS = "200,500,1000"
+OPEN_LOOP_ROUTES = ("list", "search", "profile")
+CLOSED_LOOP_ORDER = ("ceiling", "list", "profile", "search", "ceiling")
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+#: Extra time a load-generator process gets beyond warm-up + duration before it is killed.
+LOADGEN_GRACE_S = 60.0
+MAX_LOG_LINES = 30
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.run", description="Load benchmarks of SPEC.md §8 (see benchmarks/README.md)."
+    )
+    parser.add_argument("--duration", type=float, default=30.0, help="Measured seconds of the open loop (30)")
+    parser.add_argument("--warmup", type=float, default=5.0, help="Unmeasured seconds before each measurement (5)")
+    parser.add_argument("--rate", type=float, default=500.0, help="Total req/s of the open loop (500)")
+    parser.add_argument("--users", type=int, default=100, help="Simulated users / connections (100)")
+    parser.add_argument("--workers", type=int, default=2, help="Server worker processes, both servers (2)")
+    parser.add_argument("--steps", default=None, help=f"Rates tried for the sustainable rate ({DEFAULT_STEPS})")
+    parser.add_argument("--step-duration", type=float, default=None, help="Measured seconds per step (--duration)")
+    parser.add_argument("--closed-duration", type=float, default=15.0, help="Measured seconds per closed run (15)")
+    parser.add_argument(
+        "--phases", default="open,steps,closed", help="Which parts to run, comma-separated (open,steps,closed)"
+    )
+    parser.add_argument("--per-field", type=int, default=10, help="Sample mentors per academic field (10 → 100)")
+    parser.add_argument("--quick", action="store_true", help="Smoke run: ~8 s open loop, 3 short steps, 5 s closed")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "latest.md")
+    parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.duration, args.warmup, args.closed_duration = 8.0, 2.0, 5.0
+        args.steps = args.steps or QUICK_STEPS
+        args.step_duration = args.step_duration or 5.0
+    args.steps = [float(r) for r in (args.steps or DEFAULT_STEPS).split(",") if r.strip()]
+    args.step_duration = args.step_duration or args.duration
+    args.phases = {p.strip() for p in args.phases.split(",") if p.strip()}
+    if unknown := args.phases - {"open", "steps", "closed"}:
+        parser.error(f"unknown phase(s): {', '.join(sorted(unknown))}")
+    if min(args.duration, args.step_duration, args.closed_duration) <= 0 or args.warmup < 0:
+        parser.error("durations must be > 0 and --warmup ≥ 0")
+    if args.users < 1 or args.workers < 1 or args.rate <= 0 or any(r <= 0 for r in args.steps):
+        parser.error("--users, --workers, --rate and --steps must be positive")
+    for url in (args.postgres_url, args.redis_url):
+        if urlsplit(url).hostname not in LOCAL_HOSTS:
+            parser.error(f"benchmarks only talk to this machine: {url}")
+    return args
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run_loadgen(
+    label: str,
+    server: Server,
+    token: str,
+    routes: tuple[str, ...],
+    *,
+    users: int,
+    rate: float,
+    warmup: float,
+    duration: float,
+    workdir: Path,
+) -> Phase:
+    """Run one `benchmarks.loadgen` process to completion (bounded) and read its figures."""
+    out = workdir / f"{label}-{time.monotonic_ns()}.json"
+    argv = [
+        sys.executable, "-m", "benchmarks.loadgen", "--host", server.base_url, "--token", token,
+        "--routes", ",".join(routes), "--users", str(users), "--rate", str(rate), "--warmup", str(warmup),
+        "--duration", str(duration), "--server-pid", str(server.pid), "--out", str(out),
+    ]  # fmt: skip
+    mode = f"{rate:.0f} req/s" if rate else "closed loop"
+    print(f"· {label}: {','.join(routes)} — {users} users, {mode}, {warmup:.0f}+{duration:.0f} s", flush=True)
+    process = subprocess.Popen(argv, cwd=ROOT, start_new_session=True, stdout=sys.stderr)
+    try:
+        code = process.wait(timeout=warmup + duration + LOADGEN_GRACE_S)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"load generator for {label} did not finish in time") from None
+    finally:
+        stop_group(process, 5.0)
+    if code != 0:
+        raise RuntimeError(f"load generator for {label} exited with {code}")
+    phase = Phase.from_result(label, json.loads(out.read_text(encoding="utf-8")))
+    t = phase.total
+    print(
+        f"  {t.rps:.0f} req/s, p50 {t.p50:.1f} / p95 {t.p95:.1f} / p99 {t.p99:.1f} ms, {t.errors} errors, "
+        f"CPU server {phase.server_cores:.2f} gen {phase.generator_cores:.2f} machine {phase.machine_busy_cores:.2f}",
+        flush=True,
+    )
+    return phase
+
+
+def preflight(server: Server, token: str) -> bytes:
+    """Check every measured route answers 200 with data (warming the cache); return the list body."""
+    from benchmarks.locustfile import ROUTES
+
+    bodies: dict[str, bytes] = {}
+    with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=10) as client:
+        for name in OPEN_LOOP_ROUTES:
+            for _ in range(2):  # the second answer comes from the cache
+                response = client.get(ROUTES[name])
+                if response.status_code != 200:
+                    raise RuntimeError(f"{name} {ROUTES[name]} answered {response.status_code}: {response.text[:300]}")
+            bodies[name] = response.content
+    listing = json.loads(bodies["list"])
+    if not listing.get("data") or not listing.get("pagination", {}).get("total"):
+        raise RuntimeError(f"the mentor list is empty: {bodies['list'][:300]!r}")
+    return bodies["list"]
+
+
+def log_problems(paths: list[Path]) -> tuple[list[str], int]:
+    """Warning, error and traceback lines of the server logs: the first few, and how many."""
+    found: list[str] = []
+    total = 0
+    for path in paths:
+        if not path.exists():
+            continue
+        with path.open(encoding="utf-8", errors="replace") as log:
+            for line in log:
+                if any(mark in line for mark in ("WARNING", "ERROR", "CRITICAL", "Traceback", "Exception")):
+                    total += 1
+                    if len(found) < MAX_LOG_LINES:
+                        found.append(f"{path.name}: {line.rstrip()[:400]}")
+    return found, total
+
+
+def context(args: argparse.Namespace, seeded: int, argv: list[str] | None) -> dict[str, str]:
+    def version(dist: str) -> str:
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            return "not installed"
+
+    fast = [m for m in ("uvloop", "httptools") if importlib.util.find_spec(m)]
+    cpu_model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in _read("/proc/cpuinfo").splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown",
+    )
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": "python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None else argv),
+        "cores (os.cpu_count())": f"{os.cpu_count()} ({cpu_model})",
+        "python": platform.python_version(),
+        "server": (
+            f"`thotis serve --workers {args.workers}` (uvicorn {version('uvicorn')}, litestar {version('litestar')}; "
+            + (f"{', '.join(fast)} installed" if fast else "asyncio loop + h11: uvloop/httptools not installed")
+            + "), THOTIS_ENV=test, rate limit raised to 100000000/min, other settings default"
+        ),
+        "data": f"{seeded} sample mentors seeded (per field {args.per_field}) in a fresh database",
+        "load generator": f"locust {version('locust')} FastHttpUser, library API, one separate process",
+    }
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def measure(args: argparse.Namespace, app: Server, ceiling: Server, token: str, report: Report, work: Path) -> None:
+    """The three parts of SPEC.md §8, in order, each bounded in count and time."""
+    common = {"users": args.users, "warmup": args.warmup, "workdir": work}
+    if "open" in args.phases:
+        report.open_loop = run_loadgen(
+            "open loop", app, token, OPEN_LOOP_ROUTES, rate=args.rate, duration=args.duration, **common
+        )
+    if "steps" in args.phases:
+        report.step_rates = list(args.steps)
+        for rate in args.steps:
+            phase = run_loadgen(
+                f"step {rate:.0f}", app, token, ("list",), rate=rate, duration=args.step_duration, **common
+            )
+            report.steps.append(phase)
+            if not phase.sustained():
+                break
+    if "closed" in args.phases:
+        for label in CLOSED_LOOP_ORDER:
+            server = ceiling if label == "ceiling" else app
+            report.closed.append(
+                run_loadgen(label, server, token, (label,), rate=0.0, duration=args.closed_duration, **common)
+            )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
+    names = Names.fresh()
+    db_url = database_url(args.postgres_url, names.database)
+    logs = ROOT / "benchmarks" / "results"
+    servers: list[Server] = []
+    database_created = False
+    try:
+        print(f"· database {names.database}, Redis prefix {names.redis_prefix!r}", flush=True)
+        asyncio.run(create_database(args.postgres_url, names.database))
+        database_created = True
+        seeded = migrate_and_seed(db_url, args.redis_url, names.redis_prefix, args.per_field)
+        print(f"· migrated, {seeded} mentors seeded", flush=True)
+        token = service_token(ttl_seconds=6 * 3600)
+
+        app = app_server(
+            db_url=db_url, redis_url=args.redis_url, prefix=names.redis_prefix, workers=args.workers,
+            log_path=logs / "server.log", token=token,
+        )  # fmt: skip
+        servers.append(app)
+        app.start()
+        app.wait_ready()
+        list_body = preflight(app, token)
+
+        ceiling_key = names.redis_prefix + "ceiling"
+        asyncio.run(set_value(args.redis_url, ceiling_key, list_body, ttl_seconds=6 * 3600))
+        ceiling = ceiling_server(
+            redis_url=args.redis_url, key=ceiling_key, workers=args.workers, log_path=logs / "ceiling.log"
+        )
+        servers.append(ceiling)
+        ceiling.start()
+        ceiling.wait_ready()
+        print(f"· sidecar on {app.base_url}, ceiling on {ceiling.base_url}, {args.workers} workers each", flush=True)
+
+        report = Report(context=context(args, seeded, argv))
+        with tempfile.TemporaryDirectory(prefix="thotis-bench-") as work:
+            measure(args, app, ceiling, token, report, Path(work))
+        for server in servers:
+            server.stop()
+        report.server_log_lines, report.server_log_total = log_problems([logs / "server.log", logs / "ceiling.log"])
+
+        text = report.markdown()
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text, encoding="utf-8")
+        print("\n" + text)
+        print(f"· written to {args.out}", flush=True)
+        return 0
+    except KeyboardInterrupt:
+        print("\n· interrupted, cleaning up", file=sys.stderr, flush=True)
+        return 130
+    finally:
+        for server in reversed(servers):
+            server.stop()
+        _cleanup(args, names, database_created)
+
+
+def _cleanup(args: argparse.Namespace, names: Names, database_created: bool) -> None:
+    """Remove the run's Redis keys and database; report, never raise, what could not be removed."""
+    try:
+        deleted = asyncio.run(delete_prefix(args.redis_url, names.redis_prefix))
+        print(f"· removed {deleted} Redis keys under {names.redis_prefix!r}", file=sys.stderr, flush=True)
+    except Exception as exc:  # cleanup must go on with the database
+        print(f"· could not remove Redis keys under {names.redis_prefix!r}: {exc}", file=sys.stderr)
+    if database_created:
+        try:
+            asyncio.run(drop_database(args.postgres_url, names.database))
+            print(f"· dropped database {names.database}", file=sys.stderr, flush=True)
+        except Exception as exc:
+            print(f"· could not drop database {names.database}: {exc}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
