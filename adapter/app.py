@@ -64,7 +64,7 @@ def build_services(settings: Settings) -> Services:
 
 
 def _init_sentry(settings: Settings) -> None:
-    if settings.sentry_dsn is None:
+    if settings.sentry_dsn is None or not settings.sentry_dsn.get_secret_value():
         return
     import sentry_sdk
     from sentry_sdk.integrations.litestar import LitestarIntegration
@@ -121,6 +121,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
                 security_schemes={"BearerAuth": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
             ),
         ),
+        logging_config=None,  # ours (configure_logging) carries the request id
         state=State({"services": services} if services is not None else {}),
         debug=False,
     )

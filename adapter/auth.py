@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import jwt
 
-from core.errors import Unauthenticated
+from core.errors import DependencyUnavailable, Unauthenticated
 
 _ASYMMETRIC = ["RS256", "ES256", "EdDSA"]
 _REQUIRED_CLAIMS = ["sub", "role", "aud", "exp", "iat"]
@@ -133,7 +133,9 @@ class TokenVerifier:
             self._jwks = jwt.PyJWKSet.from_dict(response.json())
             self._jwks_fetched_at = time.monotonic()
         except (httpx.HTTPError, ValueError, jwt.PyJWTError) as exc:
-            raise InvalidToken("The token's signing keys cannot be fetched.") from exc
+            raise DependencyUnavailable(
+                "The token signing keys cannot be fetched, try again shortly.", code="JWKS_UNAVAILABLE"
+            ) from exc
         finally:
             if self._http is None:
                 await client.aclose()

@@ -25,7 +25,7 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from adapter.envelope import error_body
@@ -52,12 +52,17 @@ def _validation_details(exc: ValidationException) -> dict[str, Any]:
         if isinstance(item, dict):
             errors.append(
                 {
-                    "field": str(item.get("key") or ""),
+                    "field": _camel(str(item.get("key") or "")),
                     "message": str(item.get("message") or "invalid value"),
-                    "source": str(item.get("source") or "body"),
+                    "source": str(getattr(item.get("source"), "value", item.get("source")) or "body"),
                 }
             )
     return {"errors": errors}
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 def handle_thotis_error(request: Request[Any, Any, Any], exc: ThotisError) -> Response[bytes]:
@@ -104,6 +109,12 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
     return _respond(500, "INTERNAL_ERROR", "An unexpected error occurred; it has been logged.")
 
 
+def handle_data_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """A value the database refused (safety net: validation should have caught it first)."""
+    log.warning("database refused a value on %s %s: %s", request.method, request.url.path, exc)
+    return _respond(400, "INVALID_VALUE", "A value in the request cannot be stored.")
+
+
 def handle_database_down(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     """The database cannot be reached: a 503 the caller may retry, not a 500."""
     log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
@@ -113,6 +124,7 @@ def handle_database_down(request: Request[Any, Any, Any], exc: Exception) -> Res
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     ThotisError: handle_thotis_error,
     HTTPException: handle_http_exception,
+    DataError: handle_data_error,
     OperationalError: handle_database_down,
     InterfaceError: handle_database_down,
     PoolTimeout: handle_database_down,

@@ -83,7 +83,9 @@ async def api_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
     except Unauthenticated:
         # Failed logins count against the IP, so guessing tokens is rate limited too.
         await _limit(
-            services, "ip:" + client_ip(connection, settings.trusted_proxies), settings.rate_limit_public_per_minute
+            services,
+            "auth-failed:" + client_ip(connection, settings.trusted_proxies),
+            settings.rate_limit_public_per_minute,
         )
         raise
     await _limit(services, f"sub:{principal.role.value}:{principal.sub}", settings.rate_limit_api_per_minute)

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from benchmarks.report import Phase, Report
+from benchmarks.routes import ROUTES
 from benchmarks.stack import (
     ROOT,
     Names,
@@ -139,8 +140,6 @@ def run_loadgen(
 
 def preflight(server: Server, token: str) -> bytes:
     """Check every measured route answers 200 with data (warming the cache); return the list body."""
-    from benchmarks.locustfile import ROUTES
-
     bodies: dict[str, bytes] = {}
     with httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=10) as client:
         for name in OPEN_LOOP_ROUTES:

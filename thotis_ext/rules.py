@@ -97,6 +97,14 @@ def is_low_rating(rating: int) -> bool:
     return rating < LOW_RATING_THRESHOLD
 
 
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def has_control_characters(text: str) -> bool:
+    """True when text holds control characters other than tab and newlines (NUL cannot be stored)."""
+    return _CONTROL_CHARACTERS.search(text) is not None
+
+
 def escape_like(text: str) -> str:
     """Escape LIKE wildcards so free text matches literally (escape character: backslash)."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -18,9 +18,9 @@ _DESCRIPTIONS = {
 }
 
 
-def errors(*codes: int) -> dict[int, ResponseSpec]:
-    """Error responses for the OpenAPI document; 401, 429 and 503 are implied on API routes."""
-    wanted = sorted({*codes, 401, 429, 503})
+def errors(*codes: int, api: bool = True) -> dict[int, ResponseSpec]:
+    """Error responses for the OpenAPI document; `api` routes also answer 401, 429 and 503."""
+    wanted = sorted({*codes, 401, 429, 503} if api else set(codes))
     return {
         code: ResponseSpec(data_container=ErrorEnvelope, description=_DESCRIPTIONS[code], generate_examples=False)
         for code in wanted

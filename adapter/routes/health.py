@@ -26,7 +26,7 @@ async def live() -> Response[bytes]:
     "/health/ready",
     tags=["health"],
     summary="Ready to serve: the database answers (Redis down → `degraded`, still ready)",
-    responses={200: ResponseSpec(Envelope[HealthOut]), **errors(503)},
+    responses={200: ResponseSpec(Envelope[HealthOut]), **errors(503, api=False)},
 )
 async def ready(request: Request[Any, Any, Any]) -> Response[bytes]:
     services = services_of(request)

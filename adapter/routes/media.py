@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from litestar import Response, get
+from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
@@ -23,11 +24,21 @@ IMMUTABLE = "public, max-age=31536000, immutable"
     guards=[public_guard],
     tags=["media"],
     summary="A processed profile photo (400×400 JPEG)",
-    responses={200: ResponseSpec(None, description="image/jpeg", media_type="image/jpeg"), **errors(404)},
+    responses={
+        200: ResponseSpec(None, description="image/jpeg", media_type="image/jpeg"),
+        **errors(404, 429, 503, api=False),
+    },
 )
-async def photo(name: FromPath[str], profiles: NamedDependency[ProfileService]) -> Response[bytes]:
+async def photo(
+    name: FromPath[str], profiles: NamedDependency[ProfileService], request: Request[Any, Any, Any]
+) -> Response[bytes]:
     match = _PHOTO_NAME.fullmatch(name)
     if match is None:
         raise NotFound("No such photo.", code="PHOTO_NOT_FOUND")
-    data, content_type = await profiles.photo(match.group(1))
-    return Response(data, media_type=content_type, headers={"Cache-Control": IMMUTABLE, "ETag": f'"{match.group(1)}"'})
+    content_hash = match.group(1)
+    headers = {"Cache-Control": IMMUTABLE, "ETag": f'"{content_hash}"'}
+    if content_hash in request.headers.get("if-none-match", ""):
+        # Content-addressed: a matching ETag means the client already has exactly these bytes.
+        return Response(b"", status_code=304, headers=headers)
+    data, content_type = await profiles.photo(content_hash)
+    return Response(data, media_type=content_type, headers=headers)

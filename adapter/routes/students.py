@@ -17,6 +17,7 @@ from adapter.guards import allow
 from adapter.routes.docs import errors
 from adapter.schemas import ProfileOut, StatsOut, SummaryOut
 from core.errors import InvalidInput
+from thotis_ext import rules
 from thotis_ext.enums import AcademicField
 from thotis_ext.profiles.repository import ProfileFilters
 from thotis_ext.profiles.schemas import ProfileCreate, ProfileUpdate, StatusUpdate
@@ -41,6 +42,17 @@ def _field(value: str) -> AcademicField:
             code="INVALID_FIELD",
             details={"allowed": [f.value for f in AcademicField]},
         ) from None
+
+
+def _text(value: str | None, name: str) -> str | None:
+    """A free-text query parameter, trimmed; empty means absent."""
+    if value is None or not value.strip():
+        return None
+    if rules.has_control_characters(value):
+        raise InvalidInput(
+            details={"errors": [{"field": name, "message": "must not contain control characters", "source": "query"}]}
+        )
+    return value.strip()
 
 
 def _page_size(value: int, cap: int) -> int:
@@ -97,9 +109,9 @@ class StudentsController(Controller):
     ) -> Response[bytes]:
         filters = ProfileFilters(
             field=_field(field).value if field else None,
-            university=university.strip() or None if university else None,
+            university=_text(university, "university"),
             available=available,
-            text=q.strip() or None if q else None,
+            text=_text(q, "q"),
         )
         size = _page_size(page_size, page_size_cap)
         result = await profiles.list_public(filters, page=page, page_size=size)

@@ -93,3 +93,12 @@ class TestPhotoUpload:
         assert_error(await api.get("/media/photos/" + "a" * 64 + ".jpg"), 404, "PHOTO_NOT_FOUND")
         assert_error(await api.get("/media/photos/../../etc/passwd"), 404, "NOT_FOUND")
         assert_error(await api.get("/media/photos/x.jpg"), 404, "PHOTO_NOT_FOUND")
+
+
+class TestPhotoCaching:
+    async def test_matching_etag_answers_304(self, api: httpx.AsyncClient) -> None:
+        await create_profile(api, "m1", valid_body())
+        url = (await _upload(api, image_bytes())).json()["data"]["profilePhotoUrl"]
+        first = await api.get(url)
+        again = await api.get(url, headers={"If-None-Match": first.headers["etag"]})
+        assert again.status_code == 304 and again.content == b""

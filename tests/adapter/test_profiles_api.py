@@ -174,7 +174,13 @@ class TestValidation:
     @given(
         body=st.dictionaries(
             st.sampled_from(["name", "email", "field", "currentYear", "bio", "linkedInUrl", "locale", "degree", "x"]),
-            st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=60)),
+            st.one_of(
+                st.none(),
+                st.booleans(),
+                st.integers(),
+                st.floats(allow_nan=False, allow_infinity=False),
+                st.text(max_size=60),
+            ),
         )
     )
     async def test_property_37_invalid_input_is_4xx_with_a_stable_code(
@@ -419,3 +425,28 @@ class TestStats:
             assert data["cancellationRate"] == 0 and data["completionRate"] == 0
         assert_error(await api.get(f"{API}/m1/stats", headers=auth(Role.MENTOR, "m2")), 403, "NOT_OWNER")
         assert_error(await api.get(f"{API}/m1/stats", headers=auth(Role.WIDGET, "m1")), 403, "ROLE_NOT_ALLOWED")
+
+
+class TestHostileText:
+    @given(text=st.text(max_size=30), where=st.sampled_from(["q", "university", "name", "degree", "bio"]))
+    async def test_any_text_anywhere_is_never_a_server_error(
+        self, session_client: httpx.AsyncClient, services: Services, text: str, where: str
+    ) -> None:
+        await reset(services)
+        if where in ("q", "university"):
+            response = await session_client.get(API, params={where: text}, headers=SERVICE)
+            assert response.status_code in (200, 400), response.text
+        else:
+            value = text + "x" * 50 if where == "bio" else text
+            response = await session_client.post(
+                f"{API}/m1/profile", json=valid_body(**{where: value}), headers=auth(Role.MENTOR, "m1")
+            )
+            assert response.status_code in (201, 400), response.text
+        if response.status_code == 400:
+            assert_error(response, 400, "VALIDATION_ERROR")
+
+    async def test_nul_characters_are_refused_with_400(self, api: httpx.AsyncClient) -> None:
+        assert_error(await api.get(API, params={"q": "a\x00b"}, headers=SERVICE), 400, "VALIDATION_ERROR")
+        response = await api.post(f"{API}/m1/profile", json=valid_body(name="a\x00b"), headers=auth(Role.MENTOR, "m1"))
+        error = assert_error(response, 400, "VALIDATION_ERROR")
+        assert error["details"]["errors"][0]["field"] == "name"

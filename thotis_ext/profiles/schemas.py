@@ -58,10 +58,19 @@ def _year(value: int) -> int:
     return value
 
 
-Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
-Bio = Annotated[str, AfterValidator(_bio)]
-LinkedInUrl = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), AfterValidator(_linkedin)]
+def _printable(value: str) -> str:
+    if rules.has_control_characters(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+Printable = AfterValidator(_printable)
+Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Printable]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120), Printable]
+Bio = Annotated[str, Printable, AfterValidator(_bio)]
+LinkedInUrl = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=500), Printable, AfterValidator(_linkedin)
+]
 Year = Annotated[StrictInt, _exactly(int, "a whole number"), AfterValidator(_year)]
 Flag = Annotated[StrictBool, _exactly(bool, "true or false")]
 
@@ -73,7 +82,7 @@ class _Body(BaseModel):
 class CalcomLinkInput(_Body):
     """The mentor's Cal.com identity; `apiKey` only when the organisation key cannot act for them."""
 
-    username: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+    username: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), Printable]
     api_key: SecretStr | None = Field(None, description="Stored encrypted, never returned.")
 
 

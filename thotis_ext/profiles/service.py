@@ -163,6 +163,7 @@ class ProfileService:
         Raises:
             ProfileNotFound, PhotoRejected, PhotoTooSmall, PhotoTooLarge
         """
+        check_user_id(user_id)
         if not await self.repo.exists(user_id):
             raise ProfileNotFound()
         photo: ProcessedPhoto = await asyncio.to_thread(
@@ -217,6 +218,7 @@ class ProfileService:
 
     async def stats(self, user_id: str) -> dict[str, Any]:
         """Counters, rates and rating summary of one mentor (R7.1)."""
+        check_user_id(user_id)
         profile = await self.repo.get(user_id)
         if profile is None:
             raise ProfileNotFound()
