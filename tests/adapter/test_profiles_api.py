@@ -136,6 +136,7 @@ class TestValidation:
     async def test_rejects_bad_email_and_unknown_keys(self, api: httpx.AsyncClient) -> None:
         await self._field_error(api, "email", email="not-an-email")
         await self._field_error(api, "isAdmin", isAdmin=True)
+        await self._field_error(api, "current_year", current_year=3)
 
     async def test_rejects_malformed_json(self, api: httpx.AsyncClient) -> None:
         response = await api.post(

@@ -76,7 +76,7 @@ Flag = Annotated[StrictBool, _exactly(bool, "true or false")]
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", str_max_length=5000)
+    model_config = ConfigDict(alias_generator=to_camel, extra="forbid", str_max_length=5000)
 
 
 class CalcomLinkInput(_Body):
