@@ -50,13 +50,11 @@ def _validation_details(exc: ValidationException) -> dict[str, Any]:
     errors = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if isinstance(item, dict):
-            errors.append(
-                {
-                    "field": _camel(str(item.get("key") or "")),
-                    "message": str(item.get("message") or "invalid value"),
-                    "source": str(getattr(item.get("source"), "value", item.get("source")) or "body"),
-                }
-            )
+            source = str(getattr(item.get("source"), "value", item.get("source")) or "body")
+            key = str(item.get("key") or "")
+            # Body keys are already the JSON names; query keys are Python names.
+            field = key if source == "body" else _camel(key)
+            errors.append({"field": field, "message": str(item.get("message") or "invalid value"), "source": source})
     return {"errors": errors}
 
 
