@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import sys
 import warnings
 
 import click
@@ -51,6 +53,8 @@ def run_demo(per_field: int) -> None:
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     base = Settings()
     servers = EmbeddedServers(base.data_dir)
+    # A plain SIGTERM must still run `finally` so the embedded servers stop with the demo.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     overrides: dict[str, str] = {}
     try:
         if not base.database_url:

