@@ -19,6 +19,8 @@ from core.errors import DependencyUnavailable, Unauthenticated
 
 _ASYMMETRIC = ["RS256", "ES256", "EdDSA"]
 _REQUIRED_CLAIMS = ["sub", "role", "aud", "exp", "iat"]
+_VERIFIED_CACHE_SIZE = 10_000
+_VERIFIED_CACHE_SECONDS = 60.0
 
 
 class Role(StrEnum):
@@ -74,11 +76,27 @@ class TokenVerifier:
         self._jwks: jwt.PyJWKSet | None = None
         self._jwks_fetched_at = 0.0
         self._leeway = leeway_seconds
+        # Verified tokens, briefly: the website sends the same token on every call, and
+        # re-checking its signature is a large share of a cached read's CPU.
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
     async def verify(self, token: str) -> Principal:
         """Raises:
         InvalidToken, TokenExpired
         """
+        cached = self._verified.get(token)
+        if cached is not None:
+            principal, valid_until = cached
+            if time.time() < valid_until:
+                return principal
+            del self._verified[token]
+        principal, expires_at = await self._verify_uncached(token)
+        if len(self._verified) >= _VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = (principal, min(expires_at, time.time() + _VERIFIED_CACHE_SECONDS))
+        return principal
+
+    async def _verify_uncached(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -112,7 +130,7 @@ class TokenVerifier:
         sub = claims["sub"]
         if not isinstance(sub, str) or not sub:
             raise InvalidToken("The token's subject is missing.")
-        return Principal(sub=sub, role=role)
+        return Principal(sub=sub, role=role), float(claims["exp"])
 
     async def _signing_key(self, kid: str | None) -> Any:
         now = time.monotonic()

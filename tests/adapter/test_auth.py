@@ -7,6 +7,7 @@ import json
 import time
 
 import httpx
+import pytest
 import jwt
 from hypothesis import given
 from hypothesis import strategies as st
@@ -137,3 +138,35 @@ class TestTokenMinting:
         )
         assert claims["sub"] == "m1" and claims["role"] == "mentor"
         assert claims["exp"] - claims["iat"] == 60
+
+
+class TestVerifiedTokenCache:
+    async def test_a_cached_token_still_expires(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import adapter.auth as auth_module
+        from adapter.auth import TokenExpired, TokenVerifier
+
+        verifier = TokenVerifier(DEMO_JWT_SECRET, "thotis", leeway_seconds=0)
+        value = token(Role.SERVICE, "website", ttl_seconds=30)
+        assert (await verifier.verify(value)).sub == "website"
+        assert (await verifier.verify(value)).sub == "website"  # from the cache
+        later = time.time() + 31
+        monkeypatch.setattr(auth_module.time, "time", lambda: later)
+        monkeypatch.setattr(jwt.api_jwt, "datetime", _FrozenDatetime(later), raising=False)
+        with pytest.raises(TokenExpired):
+            await verifier.verify(value)
+
+
+class _FrozenDatetime:
+    """Stands in for datetime inside PyJWT so its expiry check sees the same 'later'."""
+
+    def __init__(self, at: float) -> None:
+        import datetime as real
+
+        self._real = real.datetime
+        self._at = at
+
+    def now(self, tz: object = None) -> object:
+        return self._real.fromtimestamp(self._at, tz)  # type: ignore[arg-type]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._real, name)
