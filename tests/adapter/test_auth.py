@@ -7,8 +7,8 @@ import json
 import time
 
 import httpx
-import pytest
 import jwt
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
