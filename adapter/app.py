@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
@@ -25,6 +24,7 @@ from core.cache import Cache
 from core.crypto import SecretBox
 from core.database import Database
 from core.errors import ConfigurationError
+from core.local_cache import InvalidationListener, LocalCache
 from core.ratelimit import RateLimiter
 from core.redis import RedisGateway, connect_redis
 from core.settings import Settings
@@ -44,11 +44,13 @@ def build_services(settings: Settings) -> Services:
             "THOTIS_DATABASE_URL and THOTIS_REDIS_URL must be set (or run `thotis demo` for embedded ones)"
         )
     gateway = RedisGateway(connect_redis(settings.redis_url), prefix=settings.redis_key_prefix)
+    local = LocalCache(settings.cache_local_entries) if settings.cache_local_entries > 0 else None
     return Services(
         settings=settings,
         database=Database(settings.database_url, pool_size=settings.database_pool_size),
         redis=gateway,
-        cache=Cache(gateway),
+        cache=Cache(gateway, local),
+        invalidations=InvalidationListener(gateway, local) if local is not None else None,
         limiter=RateLimiter(gateway),
         verifier=TokenVerifier(
             settings.jwt_secret.get_secret_value(), settings.jwt_audience, jwks_url=settings.jwks_url
@@ -59,6 +61,7 @@ def build_services(settings: Settings) -> Services:
             list_ttl_seconds=settings.cache_list_ttl_seconds,
             photo_max_bytes=settings.photo_max_bytes,
             photo_max_pixels=settings.photo_max_pixels,
+            max_page_size=settings.max_page_size,
         ),
     )
 
@@ -91,6 +94,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             yield
             return
         app.state.services = build_services(settings)
+        app.state.services.start()
         try:
             yield
         finally:
@@ -100,7 +104,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     return Litestar(
         route_handlers=[api, media.photo, health.live, health.ready],
         lifespan=[lifespan],
-        dependencies={**DEPENDENCIES, "page_size_cap": Provide(lambda: settings.max_page_size, sync_to_thread=False)},
+        dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_id_middleware],
         cors_config=CORSConfig(

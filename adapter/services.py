@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass
 
 from adapter.auth import TokenVerifier
 from core.cache import Cache
 from core.crypto import SecretBox
 from core.database import Database
+from core.local_cache import InvalidationListener
 from core.ratelimit import RateLimiter
 from core.redis import RedisGateway
 from core.settings import Settings
@@ -26,7 +29,19 @@ class Services:
     verifier: TokenVerifier
     box: SecretBox
     profile_config: ProfileConfig
+    invalidations: InvalidationListener | None = None
+    _listener: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start background work (the cache invalidation listener) in the running loop."""
+        if self.invalidations is not None and self._listener is None:
+            self._listener = asyncio.create_task(self.invalidations.run(), name="cache-invalidations")
 
     async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = None
         await self.redis.close()
         await self.database.dispose()

@@ -2,7 +2,8 @@
 
 Values are stored as JSON bytes so a hot route can return them without re-serialising.
 Groups (e.g. every cached page of the mentor list) are tracked in a Redis set so one write
-invalidates the whole group atomically.
+invalidates the whole group atomically. An optional `LocalCache` in front saves the Redis round
+trip on hot reads; every invalidation is published so each process drops its copy.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import msgspec
 from redis.asyncio import Redis
 
+from core.local_cache import LocalCache
 from core.redis import RedisGateway
 
 _INVALIDATE_GROUP = """
@@ -33,15 +35,29 @@ def dump(value: Any) -> bytes:
 class Cache:
     """JSON cache over a `RedisGateway`: get, set, delete, and group invalidation."""
 
-    def __init__(self, gateway: RedisGateway) -> None:
+    def __init__(self, gateway: RedisGateway, local: LocalCache | None = None) -> None:
         self._redis = gateway
+        self._local = local
+        self._channel = gateway.key("invalidate")
 
-    async def get_bytes(self, key: str) -> bytes | None:
-        async def call(client: Redis) -> bytes | None:
-            value = await client.get(self._redis.key("cache", key))
-            return value if isinstance(value, bytes) or value is None else value.encode()
+    async def get_bytes(self, key: str, *, group: str | None = None) -> bytes | None:
+        """The cached bytes, or None; `group` must be the one the value was stored with."""
+        if self._local is not None and (value := self._local.get(key)) is not None:
+            return value
 
-        return await self._redis.run(call, None)
+        async def call(client: Redis) -> tuple[bytes | None, int]:
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.get(self._redis.key("cache", key))
+                pipe.pttl(self._redis.key("cache", key))
+                raw, ttl_ms = await pipe.execute()
+            value = raw if isinstance(raw, bytes) or raw is None else raw.encode()
+            return value, int(ttl_ms)
+
+        missing: tuple[bytes | None, int] = (None, -2)
+        value, ttl_ms = await self._redis.run(call, missing)
+        if value is not None and self._local is not None and ttl_ms > 0:
+            self._local.put(key, value, ttl_ms / 1000, group)
+        return value
 
     async def set_bytes(self, key: str, value: bytes, ttl_seconds: int, *, group: str | None = None) -> None:
         full_key = self._redis.key("cache", key)
@@ -56,6 +72,8 @@ class Cache:
                 await pipe.execute()
 
         await self._redis.run(call, None)
+        if self._local is not None:
+            self._local.put(key, value, ttl_seconds, group)
 
     async def get_or_load(
         self,
@@ -66,25 +84,42 @@ class Cache:
         group: str | None = None,
     ) -> bytes:
         """Cached JSON bytes for `key`, loading and storing them on a miss."""
-        cached = await self.get_bytes(key)
+        cached = await self.get_bytes(key, group=group)
         if cached is not None:
             return cached
         value = dump(await load())
         await self.set_bytes(key, value, ttl_seconds, group=group)
         return value
 
+    def clear_local(self) -> None:
+        """Forget this process's copies (tests, and after changes made behind the cache's back)."""
+        if self._local is not None:
+            self._local.clear()
+
     async def delete(self, *keys: str) -> None:
         full = [self._redis.key("cache", key) for key in keys]
 
         async def call(client: Redis) -> None:
-            await client.unlink(*full)
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.unlink(*full)
+                for key in keys:
+                    pipe.publish(self._channel, "k:" + key)
+                await pipe.execute()
 
         await self._redis.run(call, None)
+        if self._local is not None:
+            for key in keys:
+                self._local.drop(key)
 
     async def invalidate_group(self, group: str) -> None:
         group_key = self._redis.key("group", group)
 
         async def call(client: Redis) -> None:
-            await client.eval(_INVALIDATE_GROUP, 1, group_key)
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.eval(_INVALIDATE_GROUP, 1, group_key)
+                pipe.publish(self._channel, "g:" + group)
+                await pipe.execute()
 
         await self._redis.run(call, None)
+        if self._local is not None:
+            self._local.drop_group(group)

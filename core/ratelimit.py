@@ -41,12 +41,15 @@ class RateLimiter:
         self._redis = gateway
         self._window_ms = window_seconds * 1000
         self._local: dict[str, tuple[int, float]] = {}
+        # EVALSHA with a fallback to EVAL: the script text is not sent on every request.
+        self._script = gateway.client.register_script(_HIT) if gateway.client is not None else None
 
     async def hit(self, key: str, limit: int) -> Decision:
         full_key = self._redis.key("rl", key)
 
         async def call(client: Redis) -> tuple[int, int] | None:
-            count, ttl = await client.eval(_HIT, 1, full_key, self._window_ms)
+            assert self._script is not None
+            count, ttl = await self._script(keys=[full_key], args=[self._window_ms], client=client)
             return int(count), int(ttl)
 
         result = await self._redis.run(call, None)

@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     )
     cache_profile_ttl_seconds: int = Field(300, ge=1, description="How long a profile stays cached.")
     cache_list_ttl_seconds: int = Field(60, ge=1, description="How long a mentor list page stays cached.")
+    cache_local_entries: int = Field(
+        4096,
+        ge=0,
+        description="Entries each process keeps in memory in front of Redis (0 turns the local layer off); "
+        "kept coherent by Redis pub/sub invalidations.",
+    )
     rate_limit_api_per_minute: int = Field(1200, ge=1, description="API requests per minute allowed per token subject.")
     rate_limit_public_per_minute: int = Field(
         300, ge=1, description="Requests per minute allowed per client IP on public routes."

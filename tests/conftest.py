@@ -61,6 +61,7 @@ def test_settings(database_url: str) -> Settings:
 @pytest.fixture(scope="session")
 async def services(test_settings: Settings) -> AsyncIterator[Services]:
     built = build_services(test_settings)
+    built.start()
     yield built
     await reset(built)
     await built.close()
@@ -88,6 +89,7 @@ async def reset(services: Services) -> None:
     keys = [key async for key in client.scan_iter(match=services.settings.redis_key_prefix + "*", count=1000)]
     if keys:
         await client.unlink(*keys)
+    services.cache.clear_local()
 
 
 @pytest.fixture

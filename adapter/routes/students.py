@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Response, get, patch, post, put
+from litestar import Controller, Request, Response, get, patch, post, put
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
@@ -12,6 +12,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, FromPath, JSONBody, QueryParameter
 
 from adapter.auth import Principal, Role
+from adapter.deps import principal_of
 from adapter.envelope import Envelope, PageEnvelope, ok, ok_json, ok_page
 from adapter.guards import allow
 from adapter.routes.docs import errors
@@ -81,12 +82,11 @@ class StudentsController(Controller):
         self,
         field: FromPath[str],
         profiles: Profiles,
-        page_size_cap: NamedDependency[int],
         page: PageNumber = 1,
         page_size: PageSize = 20,
     ) -> Response[bytes]:
         filters = ProfileFilters(field=_field(field).value)
-        size = _page_size(page_size, page_size_cap)
+        size = _page_size(page_size, profiles.config.max_page_size)
         result = await profiles.list_public(filters, page=page, page_size=size)
         return ok_page(result.items_json, total=result.total, page=page, page_size=size)
 
@@ -99,7 +99,6 @@ class StudentsController(Controller):
     async def search(
         self,
         profiles: Profiles,
-        page_size_cap: NamedDependency[int],
         field: Annotated[str | None, QueryParameter(description="Academic field")] = None,
         university: Annotated[str | None, QueryParameter(max_length=200)] = None,
         available: Annotated[bool | None, QueryParameter(description="Free slots in the next 7 days")] = None,
@@ -113,7 +112,7 @@ class StudentsController(Controller):
             available=available,
             text=_text(q, "q"),
         )
-        size = _page_size(page_size, page_size_cap)
+        size = _page_size(page_size, profiles.config.max_page_size)
         result = await profiles.list_public(filters, page=page, page_size=size)
         return ok_page(result.items_json, total=result.total, page=page, page_size=size)
 
@@ -124,9 +123,9 @@ class StudentsController(Controller):
         summary="A mentor's profile with stats and rating summary (R7.5, R19.5)",
     )
     async def get_profile(
-        self, user_id: UserId, profiles: Profiles, principal: NamedDependency[Principal]
+        self, user_id: UserId, profiles: Profiles, request: Request[Any, Any, Any]
     ) -> Response[bytes]:
-        if _sees_private(principal, user_id):
+        if _sees_private(principal_of(request), user_id):
             return ok_json(await profiles.private_json(user_id))
         return ok_json(await profiles.public_json(user_id))
 

@@ -26,6 +26,7 @@ async def _client_for(services: Services) -> httpx.AsyncClient:
 async def no_redis(test_settings: Settings, api: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
     """An app whose Redis is unreachable, on the same (clean) database."""
     services = build_services(test_settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"}))
+    services.start()
     async with await _client_for(services) as client:
         yield client
     await services.close()
@@ -35,6 +36,7 @@ async def no_redis(test_settings: Settings, api: httpx.AsyncClient) -> AsyncIter
 async def strict_limits(test_settings: Settings, api: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
     settings = test_settings.model_copy(update={"rate_limit_api_per_minute": 3, "rate_limit_public_per_minute": 2})
     services = build_services(settings)
+    services.start()
     async with await _client_for(services) as client:
         yield client
     await services.close()

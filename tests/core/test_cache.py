@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
 
 from core.cache import Cache
+from core.local_cache import InvalidationListener, LocalCache
 from core.redis import RedisGateway, connect_redis
 from core.settings import Settings
 
@@ -52,3 +57,71 @@ class TestCache:
         cache = Cache(RedisGateway(None, prefix="x:"))
         await cache.set_bytes("k", b"1", 60)
         assert await cache.get_bytes("k") is None
+
+
+async def _until(condition: Callable[[], Awaitable[bool]], seconds: float = 3.0) -> bool:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        if await condition():
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
+class TestLocalLayer:
+    """Two processes' caches over one Redis: the in-memory copies stay coherent."""
+
+    @pytest.fixture
+    async def pair(self, test_settings: Settings) -> AsyncIterator[tuple[Cache, Cache, LocalCache]]:
+        assert test_settings.redis_url
+        prefix = f"thotis-test-l-{uuid.uuid4().hex}:"
+        caches, tasks, gateways = [], [], []
+        for _ in range(2):
+            gateway = RedisGateway(connect_redis(test_settings.redis_url), prefix=prefix)
+            local = LocalCache()
+            tasks.append(asyncio.create_task(InvalidationListener(gateway, local).run()))
+            caches.append((Cache(gateway, local), local))
+            gateways.append(gateway)
+        assert await _until(lambda: _true(all(local.live for _, local in caches)))
+        yield caches[0][0], caches[1][0], caches[0][1]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for gateway in gateways:
+            await gateway.close()
+
+    async def test_reads_are_served_from_memory_after_the_first(self, pair: tuple[Cache, Cache, LocalCache]) -> None:
+        a, _, local_a = pair
+        await a.set_bytes("k", b"1", 60)
+        assert local_a.get("k") == b"1"
+        assert await a.get_bytes("k") == b"1"
+
+    async def test_a_delete_in_one_process_reaches_the_other(self, pair: tuple[Cache, Cache, LocalCache]) -> None:
+        a, b, local_a = pair
+        await b.set_bytes("k", b"old", 60)
+        assert await a.get_bytes("k") == b"old" and local_a.get("k") == b"old"
+        await b.delete("k")
+        assert await _until(lambda: _true(local_a.get("k") is None))
+        assert await a.get_bytes("k") is None
+
+    async def test_a_group_invalidation_reaches_the_other(self, pair: tuple[Cache, Cache, LocalCache]) -> None:
+        a, b, local_a = pair
+        await b.set_bytes("page-1", b"p1", 60, group="lists")
+        assert await a.get_bytes("page-1", group="lists") == b"p1"
+        await b.invalidate_group("lists")
+        assert await _until(lambda: _true(local_a.get("page-1") is None))
+
+    async def test_nothing_is_served_from_memory_without_a_subscription(self) -> None:
+        local = LocalCache()
+        local.put("k", b"1", 60)
+        assert local.get("k") is None
+        listener = InvalidationListener(RedisGateway(connect_redis("redis://127.0.0.1:1/0"), prefix="x:"), local)
+        task = asyncio.create_task(listener.run())
+        await asyncio.sleep(0.3)
+        assert local.live is False
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def _true(value: bool) -> bool:
+    return value

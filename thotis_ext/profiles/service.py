@@ -59,6 +59,7 @@ class ProfileConfig:
     media_base_url: str = "/media"
     photo_max_bytes: int = 5 * 1024 * 1024
     photo_max_pixels: int = 40_000_000
+    max_page_size: int = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +235,7 @@ class ProfileService:
             return {"t": total, "i": [summary_view(row, media) for row in rows]}
 
         key = _list_key(filters, offset, page_size)
-        cached = await self.cache.get_bytes(key)
+        cached = await self.cache.get_bytes(key, group=LIST_GROUP)
         if cached is not None:
             try:
                 return _split_page(cached)
