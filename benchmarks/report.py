@@ -69,6 +69,8 @@ class Phase:
     server_cores: float
     machine_busy_cores: float
     users_running: int
+    slow_seconds: int = 0
+    seconds: int = 0
     error_samples: list[str] = field(default_factory=list)
 
     @classmethod
@@ -79,6 +81,13 @@ class Phase:
             for name, data in result["routes"].items()
         ]
         all_latencies = [v for data in result["routes"].values() for v in data["latencies_ms"]]
+        by_second: dict[int, list[float]] = {}
+        whole_seconds = max(1, int(window))  # the last, partial second has too few samples to judge
+        for data in result["routes"].values():
+            for second, latency in zip(data["seconds"], data["latencies_ms"], strict=True):
+                if second < whole_seconds:
+                    by_second.setdefault(second, []).append(latency)
+        slow = sum(1 for values in by_second.values() if percentile(sorted(values), 0.99) > P99_TARGET_MS)
         all_errors: dict[str, int] = {}
         for data in result["routes"].values():
             for kind, count in data["errors"].items():
@@ -94,6 +103,8 @@ class Phase:
             server_cores=float(result["server_cores"]),
             machine_busy_cores=float(result["machine_busy_cores"]),
             users_running=int(result["users_running"]),
+            slow_seconds=slow,
+            seconds=len(by_second),
             error_samples=list(result["error_samples"]),
         )
 
@@ -118,6 +129,15 @@ def _cpu(phase: Phase) -> str:
     return f"{phase.server_cores:.2f} / {phase.generator_cores:.2f} / {phase.machine_busy_cores:.2f}"
 
 
+def _slow(phase: Phase) -> str:
+    return f"{phase.slow_seconds} of {phase.seconds} seconds had their own p99 over {P99_TARGET_MS:.0f} ms;"
+
+
+def _cpu_per_request(phase: Phase) -> str:
+    """Server CPU milliseconds per request: what a route costs, whatever the machine's load."""
+    return f"{1000 * phase.server_cores / phase.total.rps:.2f}" if phase.total.rps else "–"
+
+
 LATENCY_HEADER = "| p50 ms | p95 ms | p99 ms | max ms | errors |"
 
 
@@ -138,12 +158,12 @@ class Report:
     server_log_total: int = 0
 
     def sustainable_rate(self) -> float | None:
-        """The highest step rate sustained with every lower step sustained too."""
+        """The highest step rate sustained (by one of its attempts), every lower one sustained too."""
         best = None
-        for phase in self.steps:
-            if not phase.sustained():
+        for rate in dict.fromkeys(phase.target_rate for phase in self.steps):
+            if not any(p.sustained() for p in self.steps if p.target_rate == rate):
                 break
-            best = phase.target_rate
+            best = rate
         return best
 
     def ceiling_rps(self) -> float | None:
@@ -155,9 +175,12 @@ class Report:
         lines += [f"- **{key}**: {value}" for key, value in self.context.items()]
         lines += [
             "",
-            "The load generator (locust, its own process) shares these cores with the servers, PostgreSQL "
-            "and Redis. CPU columns: cores used by the server processes / by the load generator / by the "
-            "whole machine during the measurement window.",
+            "The load generator (its own process) shares these cores with the servers, PostgreSQL and Redis "
+            "(and anything else running on the machine). **CPU** columns: cores used during the measurement "
+            "window by the server processes / the load generator / the whole machine as the kernel counts it "
+            "(in a VM the per-process and machine counts need not add up); **ms CPU/req**: server CPU per "
+            "request, the cost of a route whatever the load. Latencies are measured by the generator, from "
+            "sending a request to reading the whole response.",
             "",
         ]
         lines += self._open_loop_md() + self._steps_md() + self._closed_md() + self._log_md()
@@ -170,7 +193,8 @@ class Report:
         lines = [
             f"## Latency under load (open loop): {phase.users} users, {phase.target_rate:.0f} req/s in total",
             "",
-            f"Routes mixed round-robin; {phase.window_s:.0f} s measured after warm-up. CPU {_cpu(phase)}.",
+            f"Routes mixed round-robin; {phase.window_s:.0f} s measured after warm-up; {_slow(phase)} "
+            f"CPU {_cpu(phase)}; {_cpu_per_request(phase)} ms CPU/req.",
             "",
             "| route | req/s " + LATENCY_HEADER + " p99 ≤ 50 ms |",
             "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
@@ -191,17 +215,21 @@ class Report:
             f"Sustainable rate: {headline} — the highest fixed rate at which `list` kept p99 ≤ "
             f"{P99_TARGET_MS:.0f} ms with no error and ≥ {MIN_ACHIEVED_SHARE:.0%} of the rate delivered "
             f"({self.steps[0].users} users; steps tried: {', '.join(f'{r:.0f}' for r in self.step_rates)}; "
-            "stepping stops at the first failure).",
+            "a failed step is retried once, as one noisy second fails a p99 here; stepping stops at the "
+            "first rate that fails every attempt). **slow s**: seconds of the window whose own p99 was "
+            "over 50 ms — a few mean brief stalls, most mean saturation.",
             "",
-            "| target req/s | achieved req/s " + LATENCY_HEADER + " CPU server / gen / machine | sustained |",
-            "| ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |",
+            "| target req/s | achieved req/s "
+            + LATENCY_HEADER
+            + " slow s | CPU server / gen / machine | ms CPU/req | sustained |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: | --- |",
         ]
         for phase in self.steps:
             verdict = "yes" if phase.sustained() else "**no**"
             lines.append(
                 f"| {phase.target_rate:.0f} | {phase.total.rps:.0f} "
                 + _latency_cells(phase.total)
-                + f" {_cpu(phase)} | {verdict} |"
+                + f" {phase.slow_seconds}/{phase.seconds} | {_cpu(phase)} | {_cpu_per_request(phase)} | {verdict} |"
             )
         samples = [line for phase in self.steps for line in _samples(phase)]
         return [*lines, "", *samples]
@@ -220,8 +248,8 @@ class Report:
             + (f", {ceiling:.0f} req/s" if ceiling else "")
             + f"). Target: cached reads ≥ {CEILING_RATIO_TARGET}× the ceiling.",
             "",
-            "| endpoint | req/s | × ceiling " + LATENCY_HEADER + " CPU server / gen / machine |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+            "| endpoint | req/s | × ceiling " + LATENCY_HEADER + " CPU server / gen / machine | ms CPU/req |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |",
         ]
         for phase in self.closed:
             ratio = f"{phase.total.rps / ceiling:.2f}" if ceiling else "–"
@@ -230,7 +258,7 @@ class Report:
             lines.append(
                 f"| {phase.label} | {phase.total.rps:.0f} | {ratio} "
                 + _latency_cells(phase.total)
-                + f" {_cpu(phase)} |"
+                + f" {_cpu(phase)} | {_cpu_per_request(phase)} |"
             )
         samples = [line for phase in self.closed for line in _samples(phase)]
         return [*lines, "", *samples]

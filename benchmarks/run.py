@@ -1,8 +1,9 @@
 """`make bench`: the load benchmarks of SPEC.md §8 against a real, freshly seeded sidecar.
 
 Creates a throw-away database and Redis key prefix, starts `thotis serve` and the ceiling app
-as subprocesses, drives them with locust in a separate process, writes Markdown results, and
-removes everything it created, also on Ctrl-C or failure. See benchmarks/README.md.
+as subprocesses, drives them from separate generator processes (locust for the open loop,
+`closedloop.py` for the closed loop), writes Markdown results, and removes everything it
+created, also on Ctrl-C or failure. See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from benchmarks.recording import TOKEN_ENV
 from benchmarks.report import Phase, Report
 from benchmarks.routes import ROUTES
 from benchmarks.stack import (
@@ -48,6 +50,8 @@ DEFAULT_STEPS = "200,400,600,800,1000,1200,1500,2000,2500"
 QUICK_STEPS = "200,500,1000"
 OPEN_LOOP_ROUTES = ("list", "search", "profile")
 CLOSED_LOOP_ORDER = ("ceiling", "list", "profile", "search", "ceiling")
+LOCUST = "benchmarks.loadgen"
+CLOSED_CLIENTS = {"asyncio": "benchmarks.closedloop", "locust": LOCUST}
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 #: Extra time a load-generator process gets beyond warm-up + duration before it is killed.
 LOADGEN_GRACE_S = 60.0
@@ -65,7 +69,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="Server worker processes, both servers (2)")
     parser.add_argument("--steps", default=None, help=f"Rates tried for the sustainable rate ({DEFAULT_STEPS})")
     parser.add_argument("--step-duration", type=float, default=None, help="Measured seconds per step (--duration)")
+    parser.add_argument(
+        "--step-retries", type=int, default=1, help="Extra attempts at a rate that failed, against noise (1)"
+    )
     parser.add_argument("--closed-duration", type=float, default=15.0, help="Measured seconds per closed run (15)")
+    parser.add_argument(
+        "--closed-client",
+        choices=sorted(CLOSED_CLIENTS),
+        default="asyncio",
+        help="Closed-loop generator: asyncio (lighter, default) or locust with no wait",
+    )
     parser.add_argument(
         "--phases", default="open,steps,closed", help="Which parts to run, comma-separated (open,steps,closed)"
     )
@@ -86,6 +99,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"unknown phase(s): {', '.join(sorted(unknown))}")
     if min(args.duration, args.step_duration, args.closed_duration) <= 0 or args.warmup < 0:
         parser.error("durations must be > 0 and --warmup ≥ 0")
+    if not 0 <= args.step_retries <= 3:
+        parser.error("--step-retries must be 0..3")
     if args.users < 1 or args.workers < 1 or args.rate <= 0 or any(r <= 0 for r in args.steps):
         parser.error("--users, --workers, --rate and --steps must be positive")
     for url in (args.postgres_url, args.redis_url):
@@ -99,6 +114,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def run_loadgen(
+    module: str,
     label: str,
     server: Server,
     token: str,
@@ -110,24 +126,25 @@ def run_loadgen(
     duration: float,
     workdir: Path,
 ) -> Phase:
-    """Run one `benchmarks.loadgen` process to completion (bounded) and read its figures."""
+    """Run one generator process (`module`) to completion, bounded in time, and read its figures."""
     out = workdir / f"{label}-{time.monotonic_ns()}.json"
     argv = [
-        sys.executable, "-m", "benchmarks.loadgen", "--host", server.base_url, "--token", token,
+        sys.executable, "-m", module, "--host", server.base_url,
         "--routes", ",".join(routes), "--users", str(users), "--rate", str(rate), "--warmup", str(warmup),
         "--duration", str(duration), "--server-pid", str(server.pid), "--out", str(out),
     ]  # fmt: skip
     mode = f"{rate:.0f} req/s" if rate else "closed loop"
     print(f"· {label}: {','.join(routes)} — {users} users, {mode}, {warmup:.0f}+{duration:.0f} s", flush=True)
-    process = subprocess.Popen(argv, cwd=ROOT, start_new_session=True, stdout=sys.stderr)
+    env = {**os.environ, TOKEN_ENV: token}  # not on the command line, where `ps` shows it
+    process = subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True, stdout=sys.stderr)
     try:
         code = process.wait(timeout=warmup + duration + LOADGEN_GRACE_S)
     except subprocess.TimeoutExpired:
-        raise RuntimeError(f"load generator for {label} did not finish in time") from None
+        raise RuntimeError(f"{module} for {label} did not finish in time") from None
     finally:
         stop_group(process, 5.0)
     if code != 0:
-        raise RuntimeError(f"load generator for {label} exited with {code}")
+        raise RuntimeError(f"{module} for {label} exited with {code}")
     phase = Phase.from_result(label, json.loads(out.read_text(encoding="utf-8")))
     t = phase.total
     print(
@@ -197,7 +214,15 @@ def context(args: argparse.Namespace, seeded: int, argv: list[str] | None) -> di
             + "), THOTIS_ENV=test, rate limit raised to 100000000/min, other settings default"
         ),
         "data": f"{seeded} sample mentors seeded (per field {args.per_field}) in a fresh database",
-        "load generator": f"locust {version('locust')} FastHttpUser, library API, one separate process",
+        "load generators": (
+            f"open loop: locust {version('locust')} FastHttpUser (library API, constant_throughput); closed loop: "
+            + (
+                "benchmarks/closedloop.py (asyncio streams" + (" on uvloop)" if "uvloop" in fast else ")")
+                if args.closed_client == "asyncio"
+                else "locust with no wait"
+            )
+            + "; each in its own process"
+        ),
     }
 
 
@@ -213,22 +238,35 @@ def measure(args: argparse.Namespace, app: Server, ceiling: Server, token: str, 
     common = {"users": args.users, "warmup": args.warmup, "workdir": work}
     if "open" in args.phases:
         report.open_loop = run_loadgen(
-            "open loop", app, token, OPEN_LOOP_ROUTES, rate=args.rate, duration=args.duration, **common
+            LOCUST, "open loop", app, token, OPEN_LOOP_ROUTES, rate=args.rate, duration=args.duration, **common
         )
     if "steps" in args.phases:
         report.step_rates = list(args.steps)
         for rate in args.steps:
-            phase = run_loadgen(
-                f"step {rate:.0f}", app, token, ("list",), rate=rate, duration=args.step_duration, **common
-            )
-            report.steps.append(phase)
-            if not phase.sustained():
+            for attempt in range(1 + args.step_retries):
+                label = f"step {rate:.0f}" + (" (retry)" if attempt else "")
+                phase = run_loadgen(
+                    LOCUST, label, app, token, ("list",), rate=rate, duration=args.step_duration, **common
+                )
+                report.steps.append(phase)
+                if phase.sustained():
+                    break
+            else:
                 break
     if "closed" in args.phases:
         for label in CLOSED_LOOP_ORDER:
             server = ceiling if label == "ceiling" else app
             report.closed.append(
-                run_loadgen(label, server, token, (label,), rate=0.0, duration=args.closed_duration, **common)
+                run_loadgen(
+                    CLOSED_CLIENTS[args.closed_client],
+                    label,
+                    server,
+                    token,
+                    (label,),
+                    rate=0.0,
+                    duration=args.closed_duration,
+                    **common,
+                )
             )
 
 
@@ -283,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\n· interrupted, cleaning up", file=sys.stderr, flush=True)
         return 130
+    except RuntimeError as exc:  # a server or generator failed: say which, then clean up
+        print(f"\n· benchmark failed: {exc}", file=sys.stderr, flush=True)
+        return 1
     finally:
         for server in reversed(servers):
             server.stop()
