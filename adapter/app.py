@@ -12,15 +12,18 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from adapter.auth import TokenVerifier
+from adapter.calcom_wiring import connect_calcom
 from adapter.deps import DEPENDENCIES
 from adapter.errors import EXCEPTION_HANDLERS
 from adapter.guards import api_guard
 from adapter.logging_setup import configure_logging
 from adapter.request_context import request_id_middleware
-from adapter.routes import health, media
+from adapter.routes import availability, health, media
 from adapter.routes.students import StudentsController
 from adapter.services import Services
+from calcom_client.simulator import CalcomSimulator
 from core.cache import Cache
+from core.clock import SystemClock
 from core.crypto import SecretBox
 from core.database import Database
 from core.errors import ConfigurationError
@@ -28,12 +31,13 @@ from core.local_cache import InvalidationListener, LocalCache
 from core.ratelimit import RateLimiter
 from core.redis import RedisGateway, connect_redis
 from core.settings import Settings
+from thotis_ext.calcom_link import CalcomLinker
 from thotis_ext.profiles.service import ProfileConfig
 
 API_PREFIX = "/api/v2"
 
 
-def build_services(settings: Settings) -> Services:
+def build_services(settings: Settings, *, simulator: CalcomSimulator | None = None) -> Services:
     """Create the engine, Redis client and helpers for one process.
 
     Raises:
@@ -45,6 +49,9 @@ def build_services(settings: Settings) -> Services:
         )
     gateway = RedisGateway(connect_redis(settings.redis_url), prefix=settings.redis_key_prefix)
     local = LocalCache(settings.cache_local_entries) if settings.cache_local_entries > 0 else None
+    box = SecretBox(settings.encryption_key.get_secret_value())
+    calcom = connect_calcom(settings, simulator=simulator)
+    organisation_key = settings.calcom_api_key.get_secret_value() if settings.calcom_api_key else None
     return Services(
         settings=settings,
         database=Database(settings.database_url, pool_size=settings.database_pool_size),
@@ -55,7 +62,10 @@ def build_services(settings: Settings) -> Services:
         verifier=TokenVerifier(
             settings.jwt_secret.get_secret_value(), settings.jwt_audience, jwks_url=settings.jwks_url
         ),
-        box=SecretBox(settings.encryption_key.get_secret_value()),
+        box=box,
+        calcom=calcom,
+        linker=CalcomLinker(calcom.client, box, organisation_key or None),
+        clock=SystemClock(),
         profile_config=ProfileConfig(
             profile_ttl_seconds=settings.cache_profile_ttl_seconds,
             list_ttl_seconds=settings.cache_list_ttl_seconds,
@@ -81,7 +91,9 @@ def _init_sentry(settings: Settings) -> None:
     )
 
 
-def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Litestar:
+def create_app(
+    settings: Settings | None = None, *, services: Services | None = None, simulator: CalcomSimulator | None = None
+) -> Litestar:
     """Build the app. Pass `services` to share engines (tests); else they are built at start-up."""
     settings = settings or (services.settings if services else Settings())
     settings.ensure_safe()
@@ -93,14 +105,19 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         if services is not None:  # owned by the caller, already in the state
             yield
             return
-        app.state.services = build_services(settings)
+        app.state.services = build_services(settings, simulator=simulator)
         app.state.services.start()
         try:
             yield
         finally:
             await app.state.services.close()
 
-    api = Router(API_PREFIX, route_handlers=[StudentsController], guards=[api_guard], security=[{"BearerAuth": []}])
+    api = Router(
+        API_PREFIX,
+        route_handlers=[StudentsController, availability.availability],
+        guards=[api_guard],
+        security=[{"BearerAuth": []}],
+    )
     return Litestar(
         route_handlers=[api, media.photo, health.live, health.ready],
         lifespan=[lifespan],

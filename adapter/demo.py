@@ -11,31 +11,45 @@ import warnings
 import click
 
 from adapter.auth import Role, mint_token
+from adapter.calcom_wiring import connect_calcom
 from adapter.embedded import EmbeddedServers
+from calcom_client.simulator import CalcomSimulator
 from core.cache import Cache
 from core.crypto import SecretBox
 from core.database import Database
 from core.redis import RedisGateway, connect_redis
 from core.settings import Settings
+from thotis_ext.calcom_link import CalcomLinker
 from thotis_ext.profiles.service import ProfileConfig, ProfileService
-from thotis_ext.seed import seed_profiles
+from thotis_ext.seed import demo_api_key, sample_profiles, seed_profiles
 
 log = logging.getLogger(__name__)
 
 
-async def seed_database(settings: Settings, database_url: str, per_field: int) -> int:
-    """Seed sample mentors through the profile service, committing once."""
+async def seed_database(
+    settings: Settings, database_url: str, per_field: int, simulator: CalcomSimulator | None = None
+) -> int:
+    """Seed sample mentors through the profile service, committing once.
+
+    With a Cal.com simulator, each sample mentor also gets a simulator user and is linked to it
+    (the simulator starts empty on every run, so existing mentors are linked again).
+    """
     database = Database(database_url, pool_size=2)
     client = connect_redis(settings.redis_url) if settings.redis_url else None
     gateway = RedisGateway(client, prefix=settings.redis_key_prefix)
+    box = SecretBox(settings.encryption_key.get_secret_value())
+    calcom = connect_calcom(settings, simulator=simulator) if simulator is not None else None
+    if simulator is not None:
+        for user_id, profile in sample_profiles(per_field):
+            simulator.add_user(user_id, str(profile.email), name=profile.name, api_key=demo_api_key(user_id))
     try:
-        cache = Cache(gateway)
+        linker = CalcomLinker(calcom.client, box) if calcom is not None else None
         async with database.session() as session:
-            service = ProfileService(
-                session, cache, SecretBox(settings.encryption_key.get_secret_value()), ProfileConfig()
-            )
-            return await seed_profiles(service, per_field)
+            service = ProfileService(session, Cache(gateway), box, ProfileConfig(), linker)
+            return await seed_profiles(service, per_field, with_calcom=linker is not None)
     finally:
+        if calcom is not None:
+            await calcom.http.aclose()
         await gateway.close()
         await database.dispose()
 
@@ -67,10 +81,15 @@ def run_demo(per_field: int) -> None:
         assert settings.database_url is not None
         click.echo("· applying migrations …")
         runner.upgrade(settings.database_url)
-        created = asyncio.run(seed_database(settings, settings.database_url, per_field))
+        # Without THOTIS_CALCOM_API_URL the demo runs against the in-process Cal.com simulator.
+        simulator = None if settings.calcom_api_url else CalcomSimulator()
+        if simulator is not None:
+            click.echo("· Cal.com: in-process simulator (set THOTIS_CALCOM_API_URL for a real one)")
+        created = asyncio.run(seed_database(settings, settings.database_url, per_field, simulator))
         click.echo(f"· sample mentors: {created} created")
         click.echo(_banner(settings))
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+        app = create_app(settings, simulator=simulator)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     finally:
         servers.stop()
 
@@ -90,4 +109,5 @@ def _banner(settings: Settings) -> str:
         f"  admin token:   {token(Role.ADMIN, 'demo-admin')}\n"
         f"  mentor token:  {token(Role.MENTOR, 'demo-mentor-01')}  (for demo-mentor-01)\n"
         f'  try:           curl -H "Authorization: Bearer <service token>" {url}/api/v2/students/by-field/LAW\n'
+        f"                 …/api/v2/students/demo-mentor-01/availability?timeZone=Europe/Paris\n"
     )

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from adapter.auth import Principal
 from adapter.guards import services_of
 from core.database import commit, rollback
+from thotis_ext.availability import AvailabilityService
 from thotis_ext.profiles.service import ProfileService
 
 
@@ -37,7 +38,21 @@ async def _unit_of_work(request: Request[Any, Any, Any]) -> AsyncGenerator[Async
 async def provide_profile_service(request: Request[Any, Any, Any]) -> AsyncGenerator[ProfileService, None]:
     services = services_of(request)
     async for session in _unit_of_work(request):
-        yield ProfileService(session, services.cache, services.box, services.profile_config)
+        yield ProfileService(session, services.cache, services.box, services.profile_config, services.linker)
+
+
+async def provide_availability_service(
+    request: Request[Any, Any, Any],
+) -> AsyncGenerator[AvailabilityService, None]:
+    services = services_of(request)
+    async for session in _unit_of_work(request):
+        yield AvailabilityService(
+            session,
+            services.calcom.client,
+            services.cache,
+            services.clock,
+            ttl_seconds=services.settings.cache_slots_ttl_seconds,
+        )
 
 
 def principal_of(request: Request[Any, Any, Any]) -> Principal:
@@ -48,4 +63,5 @@ def principal_of(request: Request[Any, Any, Any]) -> Principal:
 
 DEPENDENCIES = {
     "profiles": Provide(provide_profile_service),
+    "availability": Provide(provide_availability_service),
 }

@@ -7,13 +7,16 @@ import contextlib
 from dataclasses import dataclass
 
 from adapter.auth import TokenVerifier
+from adapter.calcom_wiring import CalcomConnection
 from core.cache import Cache
+from core.clock import Clock
 from core.crypto import SecretBox
 from core.database import Database
 from core.local_cache import InvalidationListener
 from core.ratelimit import RateLimiter
 from core.redis import RedisGateway
 from core.settings import Settings
+from thotis_ext.calcom_link import CalcomLinker
 from thotis_ext.profiles.service import ProfileConfig
 
 
@@ -29,6 +32,9 @@ class Services:
     verifier: TokenVerifier
     box: SecretBox
     profile_config: ProfileConfig
+    calcom: CalcomConnection
+    linker: CalcomLinker
+    clock: Clock
     invalidations: InvalidationListener | None = None
     _listener: asyncio.Task[None] | None = None
 
@@ -43,5 +49,6 @@ class Services:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
             self._listener = None
+        await self.calcom.close()
         await self.redis.close()
         await self.database.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import urlsplit
 
@@ -17,6 +18,9 @@ RATING_MAX = 5
 FEEDBACK_MAX_CHARS = 500
 SESSION_MINUTES = 15
 LOW_RATING_THRESHOLD = 3
+BOOKING_NOTICE = timedelta(hours=2)
+BOOKING_HORIZON = timedelta(days=30)
+SESSION_LENGTH = timedelta(minutes=SESSION_MINUTES)
 
 #: A Thotis user id as it appears in paths and token subjects.
 USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
@@ -108,3 +112,24 @@ def has_control_characters(text: str) -> bool:
 def escape_like(text: str) -> str:
     """Escape LIKE wildcards so free text matches literally (escape character: backslash)."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def booking_window(now: datetime) -> tuple[datetime, datetime]:
+    """Where slots may be offered and booked: from now + 2 h to now + 30 days (R5.1, R5.5)."""
+    return now + BOOKING_NOTICE, now + BOOKING_HORIZON
+
+
+def clip_to_booking_window(
+    start: datetime | None, end: datetime | None, now: datetime
+) -> tuple[datetime, datetime] | None:
+    """The part of [start, end) inside the booking window (defaults: the whole window), or None."""
+    earliest, latest = booking_window(now)
+    lower = max(start, earliest) if start is not None else earliest
+    upper = min(end, latest) if end is not None else latest
+    return (lower, upper) if lower < upper else None
+
+
+def is_offerable_slot(start: datetime, end: datetime, now: datetime) -> bool:
+    """A slot the sidecar may show: exactly 15 minutes, wholly inside the booking window."""
+    earliest, latest = booking_window(now)
+    return end - start == SESSION_LENGTH and start >= earliest and end <= latest

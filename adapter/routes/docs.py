@@ -11,10 +11,12 @@ _DESCRIPTIONS = {
     401: "Missing or invalid bearer token (UNAUTHORIZED, INVALID_TOKEN, TOKEN_EXPIRED)",
     403: "Token not allowed here (ROLE_NOT_ALLOWED, NOT_OWNER)",
     404: "Unknown resource (PROFILE_NOT_FOUND, NOT_FOUND, PHOTO_NOT_FOUND)",
-    409: "Conflict with the current state (PROFILE_EXISTS)",
+    409: "Conflict with the current state (PROFILE_EXISTS, CALCOM_ACCOUNT_TAKEN, MENTOR_NOT_BOOKABLE)",
+    502: "Cal.com refused the request (CALCOM_ERROR, CALCOM_UNAUTHORIZED)",
+    504: "Cal.com did not answer in time (CALCOM_TIMEOUT)",
     413: "Body or upload too large (PAYLOAD_TOO_LARGE, PHOTO_TOO_LARGE)",
     429: "Rate limited (RATE_LIMITED); see Retry-After",
-    503: "A dependency is unavailable (SERVICE_UNAVAILABLE, DATABASE_UNAVAILABLE)",
+    503: "A dependency is unavailable (DATABASE_UNAVAILABLE, CALCOM_UNAVAILABLE, JWKS_UNAVAILABLE)",
 }
 
 

@@ -46,7 +46,9 @@ class TestCreateAndRead:
         private = (await api.get(f"{API}/m1", headers=ADMIN)).json()["data"]
         assert private["calcom"]["username"] == "camille"
         assert private["calcom"]["hasApiKey"] is True
-        assert private["calcom"]["status"] == "pending"
+        # The key is unknown to Cal.com: the profile is kept and the link failure is shown.
+        assert private["calcom"]["status"] == "error"
+        assert "credentials" in private["calcom"]["error"]
         assert "cal_live_secret" not in (await api.get(f"{API}/m1", headers=ADMIN)).text
 
     async def test_api_key_is_stored_encrypted(self, api: httpx.AsyncClient, services: Services) -> None:

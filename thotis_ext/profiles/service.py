@@ -18,6 +18,7 @@ from core.crypto import SecretBox
 from core.database import after_commit
 from core.errors import Conflict, InvalidInput, NotFound
 from thotis_ext import rules
+from thotis_ext.calcom_link import CalcomLinker
 from thotis_ext.enums import CalcomLinkStatus
 from thotis_ext.models import StudentProfile
 from thotis_ext.photos import ProcessedPhoto, process_photo
@@ -92,12 +93,20 @@ def check_user_id(user_id: str) -> None:
 class ProfileService:
     """Mentor profiles (R1, R4, R18) over one database session."""
 
-    def __init__(self, session: AsyncSession, cache: Cache, box: SecretBox, config: ProfileConfig) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        cache: Cache,
+        box: SecretBox,
+        config: ProfileConfig,
+        linker: CalcomLinker | None = None,
+    ) -> None:
         self.session = session
         self.repo = ProfileRepository(session)
         self.cache = cache
         self.box = box
         self.config = config
+        self.linker = linker
 
     async def create(self, user_id: str, data: ProfileCreate) -> dict[str, Any]:
         """Create a mentor's profile (R1.1).
@@ -117,6 +126,7 @@ class ProfileService:
             await self.session.flush()
         except IntegrityError as exc:  # a concurrent create of the same id won the race
             raise ProfileExists() from exc
+        await self._link_if_asked(profile, data)
         await self.session.refresh(profile)
         self._invalidate_after_commit(user_id)
         return private_view(profile, self.config.media_base_url)
@@ -145,6 +155,33 @@ class ProfileService:
                 setattr(profile, name, getattr(value, "value", str(value)))
         self._apply_fields(profile, data, provided)
         await self.session.flush()
+        await self._link_if_asked(profile, data)
+        await self.session.refresh(profile)
+        self._invalidate_after_commit(user_id)
+        return private_view(profile, self.config.media_base_url)
+
+    async def _link_if_asked(self, profile: StudentProfile, data: ProfileFields) -> None:
+        """Provision the Cal.com event type when the body carried a `calcom` link (R1.1)."""
+        if self.linker is None or "calcom" not in data.model_fields_set or data.calcom is None:
+            return
+        await self.linker.link(profile)
+        try:
+            await self.session.flush()
+        except IntegrityError as exc:  # the Cal.com user or event type is linked to another mentor
+            raise Conflict(
+                "This Cal.com account is already linked to another mentor.", code="CALCOM_ACCOUNT_TAKEN"
+            ) from exc
+
+    async def relink(self, user_id: str) -> dict[str, Any]:
+        """Check the Cal.com link again and re-assert the 15-minute event type (R3.2).
+
+        Raises:
+            ProfileNotFound
+        """
+        profile = await self._load_for_update(user_id)
+        if self.linker is not None:
+            await self.linker.link(profile)
+            await self.session.flush()
         await self.session.refresh(profile)
         self._invalidate_after_commit(user_id)
         return private_view(profile, self.config.media_base_url)

@@ -1,0 +1,44 @@
+"""Which Cal.com the sidecar talks to: a real one by URL, or the in-process simulator.
+
+Without THOTIS_CALCOM_API_URL (demo and tests; production refuses to start without it) the
+sidecar talks to `calcom_client.simulator` through an in-process ASGI transport, so the whole
+product works on one machine with nothing else installed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from calcom_client import CalcomClient
+from calcom_client.simulator import CalcomSimulator
+from core.settings import Settings
+
+SIMULATOR_URL = "http://calcom.simulator"
+
+
+@dataclass(slots=True)
+class CalcomConnection:
+    """The client, the HTTP pool it owns, and the simulator behind it when there is one."""
+
+    client: CalcomClient
+    http: httpx.AsyncClient
+    simulator: CalcomSimulator | None = None
+
+    async def close(self) -> None:
+        await self.http.aclose()
+        if self.simulator is not None:
+            await self.simulator.aclose()
+
+
+def connect_calcom(settings: Settings, *, simulator: CalcomSimulator | None = None) -> CalcomConnection:
+    """A client for the configured Cal.com, or for `simulator` (a fresh one if not given)."""
+    if settings.calcom_api_url and simulator is None:
+        http = httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20), follow_redirects=False
+        )
+        return CalcomConnection(CalcomClient(http, settings.calcom_api_url), http)
+    simulator = simulator or CalcomSimulator()
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator.app), base_url=SIMULATOR_URL)
+    return CalcomConnection(CalcomClient(http, SIMULATOR_URL), http, simulator)

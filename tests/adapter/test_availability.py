@@ -1,0 +1,208 @@
+"""Mentor ↔ Cal.com linkage (R1.1, R3.2) and availability (R5.1, R8.2) against the simulator."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from adapter.auth import Role
+from adapter.services import Services
+from calcom_client.simulator import CalcomSimulator, User
+from core.clock import FixedClock
+from tests.adapter.helpers import ADMIN, SERVICE, assert_error, auth, create_profile
+from tests.conftest import reset
+from tests.factories import valid_body
+
+API = "/api/v2/students"
+#: A Monday, 08:00 UTC: the default simulator schedule is Mon–Fri 09:00–18:00 Europe/Paris.
+NOW = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+ZONES = ["UTC", "Europe/Paris", "America/New_York", "Asia/Tokyo", "Pacific/Chatham", "Asia/Kolkata"]
+
+
+@pytest.fixture
+def simulator(services: Services) -> Iterator[CalcomSimulator]:
+    """The simulator behind the app, with both clocks pinned to NOW."""
+    sim = services.calcom.simulator
+    assert sim is not None
+    real_clock = services.clock
+    sim.now = NOW
+    services.clock = FixedClock(NOW)
+    yield sim
+    services.clock = real_clock
+    sim.knobs.faults.clear()  # injected failures must not leak into the next test
+
+
+def new_user(sim: CalcomSimulator, **kwargs: Any) -> User:
+    name = f"mentor-{uuid.uuid4().hex[:10]}"
+    return sim.add_user(name, f"{name}@example.org", **kwargs)
+
+
+async def linked_mentor(api: httpx.AsyncClient, sim: CalcomSimulator, user_id: str = "m1") -> User:
+    user = new_user(sim)
+    body = valid_body(calcom={"username": user.username, "apiKey": user.api_key})
+    data = await create_profile(api, user_id, body)
+    assert data["calcom"]["status"] == "linked", data["calcom"]
+    return user
+
+
+async def slots(api: httpx.AsyncClient, user_id: str = "m1", **params: str) -> httpx.Response:
+    return await api.get(f"{API}/{user_id}/availability", params=params, headers=SERVICE)
+
+
+class TestLinking:
+    async def test_provisions_a_15_minute_meet_event_type(
+        self, api: httpx.AsyncClient, simulator: CalcomSimulator
+    ) -> None:
+        user = await linked_mentor(api, simulator)
+        calcom = (await api.get(f"{API}/m1", headers=ADMIN)).json()["data"]["calcom"]
+        assert calcom["userId"] == user.id and calcom["linked"] is True
+        event_type = simulator.store.event_types[calcom["eventTypeId"]]
+        assert event_type.length == 15 and event_type.slot_interval == 15
+        assert event_type.minimum_booking_notice == 120
+        assert event_type.locations == [{"type": "integration", "integration": "google-meet"}]
+        public = (await api.get(f"{API}/m1", headers=SERVICE)).json()["data"]
+        assert public["calcom"] == {"linked": True}
+
+    async def test_adopts_an_existing_thotis_event_type_and_repairs_drift(
+        self, api: httpx.AsyncClient, simulator: CalcomSimulator
+    ) -> None:
+        user = new_user(simulator)
+        existing = simulator.add_event_type(user, title="Mine", slug="thotis-15", length=30)
+        body = valid_body(calcom={"username": user.username, "apiKey": user.api_key})
+        data = await create_profile(api, "m1", body)
+        assert data["calcom"]["eventTypeId"] == existing.id
+        assert simulator.store.event_types[existing.id].length == 15
+
+    async def test_a_key_of_another_cal_user_is_reported(
+        self, api: httpx.AsyncClient, simulator: CalcomSimulator
+    ) -> None:
+        user, other = new_user(simulator), new_user(simulator)
+        body = valid_body(calcom={"username": user.username, "apiKey": other.api_key})
+        data = await create_profile(api, "m1", body)
+        assert data["calcom"]["status"] == "error" and other.username in data["calcom"]["error"]
+
+    async def test_meet_not_connected_is_explained(self, api: httpx.AsyncClient, simulator: CalcomSimulator) -> None:
+        user = new_user(simulator, google_meet=False)
+        body = valid_body(calcom={"username": user.username, "apiKey": user.api_key})
+        data = await create_profile(api, "m1", body)
+        assert data["calcom"]["status"] == "error" and "Google Meet" in data["calcom"]["error"]
+
+    async def test_the_same_cal_account_cannot_serve_two_mentors(
+        self, api: httpx.AsyncClient, simulator: CalcomSimulator
+    ) -> None:
+        user = await linked_mentor(api, simulator, "m1")
+        body = valid_body(calcom={"username": user.username, "apiKey": user.api_key})
+        response = await api.post(f"{API}/m2/profile", json=body, headers=auth(Role.MENTOR, "m2"))
+        assert_error(response, 409, "CALCOM_ACCOUNT_TAKEN")
+
+    async def test_api_key_is_never_returned(self, api: httpx.AsyncClient, simulator: CalcomSimulator) -> None:
+        user = await linked_mentor(api, simulator)
+        for headers in (ADMIN, SERVICE, auth(Role.MENTOR, "m1")):
+            assert user.api_key not in (await api.get(f"{API}/m1", headers=headers)).text
+
+
+class TestAvailability:
+    @given(zone=st.sampled_from(ZONES), days=st.integers(0, 40), span=st.integers(1, 72))
+    async def test_property_05_and_12_slots_in_the_asked_zone_same_instants_inside_the_window(
+        self,
+        session_client: httpx.AsyncClient,
+        services: Services,
+        simulator: CalcomSimulator,
+        zone: str,
+        days: int,
+        span: int,
+    ) -> None:
+        await reset(services)
+        await linked_mentor(session_client, simulator)
+        start = NOW + timedelta(days=days) - timedelta(hours=3)
+        end = start + timedelta(hours=span)
+        params = {"start": start.isoformat(), "end": end.isoformat()}
+        in_utc = (await slots(session_client, **params, timeZone="UTC")).json()["data"]
+        response = await slots(session_client, **params, timeZone=zone)
+        assert response.status_code == 200, response.text
+        in_zone = response.json()["data"]
+        offset = datetime.now(ZoneInfo(zone))  # any instant: compare offsets slot by slot below
+        assert offset is not None
+        instants = [(datetime.fromisoformat(s["start"]), datetime.fromisoformat(s["end"])) for s in in_zone]
+        assert instants == [(datetime.fromisoformat(s["start"]), datetime.fromisoformat(s["end"])) for s in in_utc]
+        for begin, finish in instants:
+            assert begin.utcoffset() == begin.astimezone(ZoneInfo(zone)).utcoffset()
+            assert finish - begin == timedelta(minutes=15)
+            assert NOW + timedelta(hours=2) <= begin and finish <= NOW + timedelta(days=30)
+            assert start <= begin and finish <= end
+        assert instants == sorted(instants)
+
+    @given(busy_hours=st.lists(st.tuples(st.integers(0, 4 * 24), st.integers(1, 6)), max_size=4))
+    async def test_property_06_busy_times_never_appear_as_available(
+        self,
+        session_client: httpx.AsyncClient,
+        services: Services,
+        simulator: CalcomSimulator,
+        busy_hours: list[tuple[int, int]],
+    ) -> None:
+        await reset(services)
+        user = await linked_mentor(session_client, simulator)
+        busy = [(NOW + timedelta(hours=h), NOW + timedelta(hours=h + length)) for h, length in busy_hours]
+        for begin, finish in busy:
+            simulator.add_busy(user, begin, finish)
+        params = {"start": NOW.isoformat(), "end": (NOW + timedelta(days=5)).isoformat()}
+        found = (await slots(session_client, **params)).json()["data"]
+        assert found, "the schedule leaves free time in five weekdays"
+        for item in found:
+            begin, finish = datetime.fromisoformat(item["start"]), datetime.fromisoformat(item["end"])
+            assert all(finish <= b_start or begin >= b_end for b_start, b_end in busy)
+
+    async def test_default_range_is_the_whole_booking_window(
+        self, api: httpx.AsyncClient, simulator: CalcomSimulator
+    ) -> None:
+        await linked_mentor(api, simulator)
+        found = (await slots(api)).json()["data"]
+        first, last = datetime.fromisoformat(found[0]["start"]), datetime.fromisoformat(found[-1]["end"])
+        assert first >= NOW + timedelta(hours=2) and last <= NOW + timedelta(days=30)
+        assert last - first > timedelta(days=25)
+
+    async def test_a_booked_slot_disappears_once_the_cache_is_invalidated(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
+    ) -> None:
+        await linked_mentor(api, simulator)
+        params = {"start": NOW.isoformat(), "end": (NOW + timedelta(days=1)).isoformat()}
+        first = (await slots(api, **params)).json()["data"][0]
+        event_type_id = (await api.get(f"{API}/m1", headers=ADMIN)).json()["data"]["calcom"]["eventTypeId"]
+        simulator.book(event_type_id, datetime.fromisoformat(first["start"]), name="Léa", email="lea@example.org")
+        await services.cache.invalidate_group(f"slots:{event_type_id}")
+        again = (await slots(api, **params)).json()["data"]
+        assert first not in again
+
+    async def test_errors_have_stable_codes(self, api: httpx.AsyncClient, simulator: CalcomSimulator) -> None:
+        await create_profile(api, "plain", valid_body())
+        assert_error(await slots(api, "plain"), 409, "MENTOR_NOT_BOOKABLE")
+        assert_error(await slots(api, "nobody"), 404, "PROFILE_NOT_FOUND")
+        await linked_mentor(api, simulator)
+        assert_error(await slots(api, timeZone="Mars/Olympus"), 400, "INVALID_TIME_ZONE")
+        assert_error(await slots(api, start="2026-12-08T10:00:00"), 400, "INVALID_DATETIME")
+        assert_error(await slots(api, start="tomorrow"), 400, "INVALID_DATETIME")
+        later, earlier = (NOW + timedelta(days=2)).isoformat(), (NOW + timedelta(days=1)).isoformat()
+        assert_error(await slots(api, start=later, end=earlier), 400, "INVALID_RANGE")
+        assert (await slots(api, start=(NOW - timedelta(days=9)).isoformat(), end=NOW.isoformat())).json()["data"] == []
+
+    async def test_cal_com_outage_is_a_503_never_a_stale_answer(
+        self, api: httpx.AsyncClient, simulator: CalcomSimulator
+    ) -> None:
+        await linked_mentor(api, simulator)
+        simulator.fail_next(503, times=10, path_prefix="/v2/slots")
+        assert_error(await slots(api), 503, "CALCOM_UNAVAILABLE")
+
+    async def test_widget_reads_only_its_mentor(self, api: httpx.AsyncClient, simulator: CalcomSimulator) -> None:
+        await linked_mentor(api, simulator)
+        own = await api.get(f"{API}/m1/availability", headers=auth(Role.WIDGET, "m1"))
+        assert own.status_code == 200
+        other = await api.get(f"{API}/m1/availability", headers=auth(Role.WIDGET, "m2"))
+        assert_error(other, 403, "NOT_OWNER")

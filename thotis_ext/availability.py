@@ -1,0 +1,116 @@
+"""A mentor's free 15-minute slots, from Cal.com, clipped to the booking window (R5.1, R8.2).
+
+Slots are cached for a short while per event type and range, in UTC; each answer is clipped
+again to the window at the moment it is served, so a cached slot that has moved inside the
+2-hour notice is never offered. A Cal.com failure is an error, never an old answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from calcom_client import CalcomClient, CalcomError
+from core.cache import Cache, dump
+from core.clock import Clock
+from core.errors import Conflict
+from thotis_ext import rules
+from thotis_ext.calcom_errors import as_thotis_error
+from thotis_ext.enums import CalcomLinkStatus
+from thotis_ext.profiles.repository import ProfileRepository
+from thotis_ext.profiles.service import ProfileNotFound, check_user_id
+
+
+class MentorNotBookable(Conflict):
+    code = "MENTOR_NOT_BOOKABLE"
+    default_message = "This mentor is not linked to Cal.com yet, so no slots can be offered."
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A free slot, aware UTC datetimes."""
+
+    start: datetime
+    end: datetime
+
+
+def slots_group(event_type_id: int) -> str:
+    """Cache group of one event type's slots: invalidated when its bookings change."""
+    return f"slots:{event_type_id}"
+
+
+def _minute(moment: datetime) -> datetime:
+    """Round up to the minute, so the default range (and its cache key) is stable for a minute."""
+    floored = moment.replace(second=0, microsecond=0)
+    return floored if floored == moment else floored + timedelta(minutes=1)
+
+
+class AvailabilityService:
+    """Reads slots from Cal.com through a short cache."""
+
+    def __init__(
+        self, session: AsyncSession, client: CalcomClient, cache: Cache, clock: Clock, *, ttl_seconds: int = 120
+    ) -> None:
+        self.repo = ProfileRepository(session)
+        self.client = client
+        self.cache = cache
+        self.clock = clock
+        self.ttl_seconds = ttl_seconds
+
+    async def free_slots(self, user_id: str, start: datetime | None, end: datetime | None) -> list[Slot]:
+        """Free 15-minute slots of a public, linked mentor inside the booking window, ascending.
+
+        Raises:
+            ProfileNotFound, MentorNotBookable, CalcomUnreachable, CalcomTooSlow, CalcomRejected
+        """
+        check_user_id(user_id)
+        profile = await self.repo.get(user_id)
+        if profile is None or not (profile.is_active and profile.is_complete):
+            raise ProfileNotFound()
+        if profile.calcom_link_status != CalcomLinkStatus.LINKED.value or profile.calcom_event_type_id is None:
+            raise MentorNotBookable()
+        now = self.clock.now()
+        window = rules.clip_to_booking_window(start, end, now)
+        if window is None:
+            return []
+        lower, upper = _minute(window[0]), window[1]
+        slots = await self._cached_slots(profile.calcom_event_type_id, lower, upper)
+        # Cal.com may answer whole days around the range; keep only what was asked for.
+        return [
+            slot
+            for slot in slots
+            if window[0] <= slot.start and slot.end <= upper and rules.is_offerable_slot(slot.start, slot.end, now)
+        ]
+
+    async def _cached_slots(self, event_type_id: int, start: datetime, end: datetime) -> list[Slot]:
+        key = f"slots:{event_type_id}:{start.isoformat()}:{end.isoformat()}"
+        group = slots_group(event_type_id)
+        cached = await self.cache.get_bytes(key, group=group)
+        if cached is not None:
+            pairs: list[list[str]] = msgspec.json.decode(cached)
+            return [Slot(datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in pairs]
+        try:
+            found = await self.client.get_slots(event_type_id, start, end, time_zone="UTC", format="range")
+        except CalcomError as exc:
+            raise as_thotis_error(exc) from exc
+        slots = [
+            Slot(
+                s.start.astimezone(ZoneInfo("UTC")),
+                (s.end or s.start + rules.SESSION_LENGTH).astimezone(ZoneInfo("UTC")),
+            )
+            for s in found
+        ]
+        await self.cache.set_bytes(
+            key, dump([[s.start.isoformat(), s.end.isoformat()] for s in slots]), self.ttl_seconds, group=group
+        )
+        return slots
+
+
+def slots_view(slots: list[Slot], zone: ZoneInfo) -> list[dict[str, Any]]:
+    """`[{start, end}]` as ISO 8601 with the offset of the requested zone (R2.2)."""
+    return [{"start": s.start.astimezone(zone).isoformat(), "end": s.end.astimezone(zone).isoformat()} for s in slots]
