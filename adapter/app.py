@@ -19,6 +19,7 @@ from adapter.guards import api_guard
 from adapter.logging_setup import configure_logging
 from adapter.request_context import request_id_middleware
 from adapter.routes import availability, health, media
+from adapter.routes.bookings import BookingsController
 from adapter.routes.students import StudentsController
 from adapter.services import Services
 from calcom_client.simulator import CalcomSimulator
@@ -114,7 +115,7 @@ def create_app(
 
     api = Router(
         API_PREFIX,
-        route_handlers=[StudentsController, availability.availability],
+        route_handlers=[StudentsController, availability.availability, BookingsController],
         guards=[api_guard],
         security=[{"BearerAuth": []}],
     )

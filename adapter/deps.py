@@ -18,6 +18,7 @@ from adapter.guards import services_of
 from core.database import commit, rollback
 from thotis_ext.availability import AvailabilityService
 from thotis_ext.profiles.service import ProfileService
+from thotis_ext.sessions.service import SessionService
 
 
 async def _unit_of_work(request: Request[Any, Any, Any]) -> AsyncGenerator[AsyncSession, None]:
@@ -61,7 +62,14 @@ def principal_of(request: Request[Any, Any, Any]) -> Principal:
     return principal
 
 
+async def provide_session_service(request: Request[Any, Any, Any]) -> AsyncGenerator[SessionService, None]:
+    services = services_of(request)
+    async for session in _unit_of_work(request):
+        yield SessionService(session, services.calcom.client, services.linker, services.cache, services.clock)
+
+
 DEPENDENCIES = {
     "profiles": Provide(provide_profile_service),
     "availability": Provide(provide_availability_service),
+    "sessions": Provide(provide_session_service),
 }

@@ -143,6 +143,14 @@ class Session(Base):
             name="minor_has_parental_consent",
         ),
         Index("ix_sessions_mentor_start", "mentor_id", "start_at"),
+        # Two scheduled sessions of one mentor never start together (R2.5, property 7).
+        Index(
+            "uq_sessions_mentor_scheduled_start",
+            "mentor_id",
+            "start_at",
+            unique=True,
+            postgresql_where=text("status = 'scheduled'"),
+        ),
         Index("ix_sessions_status_start", "status", "start_at"),
     )
 

@@ -133,3 +133,20 @@ def is_offerable_slot(start: datetime, end: datetime, now: datetime) -> bool:
     """A slot the sidecar may show: exactly 15 minutes, wholly inside the booking window."""
     earliest, latest = booking_window(now)
     return end - start == SESSION_LENGTH and start >= earliest and end <= latest
+
+
+def booking_start_problem(start: datetime, now: datetime) -> str | None:
+    """Why a session may not start at `start` (R5.5): too soon, too far, or off the 15-minute grid."""
+    earliest, latest = booking_window(now)
+    if start < earliest:
+        return "BOOKING_TOO_SOON"
+    if start + SESSION_LENGTH > latest:
+        return "BOOKING_TOO_FAR"
+    if start.second or start.microsecond or start.minute % SESSION_MINUTES:
+        return "OFF_GRID"
+    return None
+
+
+def may_cancel(start: datetime, now: datetime) -> bool:
+    """Cancelling is allowed until 2 hours before the start (R13.1, R13.5)."""
+    return start - now >= BOOKING_NOTICE

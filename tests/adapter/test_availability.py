@@ -3,41 +3,25 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from adapter.auth import Role
 from adapter.services import Services
 from calcom_client.simulator import CalcomSimulator, User
-from core.clock import FixedClock
+from tests.adapter.conftest import NOW
 from tests.adapter.helpers import ADMIN, SERVICE, assert_error, auth, create_profile
 from tests.conftest import reset
 from tests.factories import valid_body
 
 API = "/api/v2/students"
-#: A Monday, 08:00 UTC: the default simulator schedule is Mon–Fri 09:00–18:00 Europe/Paris.
-NOW = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+
 ZONES = ["UTC", "Europe/Paris", "America/New_York", "Asia/Tokyo", "Pacific/Chatham", "Asia/Kolkata"]
-
-
-@pytest.fixture
-def simulator(services: Services) -> Iterator[CalcomSimulator]:
-    """The simulator behind the app, with both clocks pinned to NOW."""
-    sim = services.calcom.simulator
-    assert sim is not None
-    real_clock = services.clock
-    sim.now = NOW
-    services.clock = FixedClock(NOW)
-    yield sim
-    services.clock = real_clock
-    sim.knobs.faults.clear()  # injected failures must not leak into the next test
 
 
 def new_user(sim: CalcomSimulator, **kwargs: Any) -> User:

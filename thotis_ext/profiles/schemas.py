@@ -38,7 +38,7 @@ def _linkedin(value: str) -> str:
     return value
 
 
-def _exactly(kind: type, what: str) -> BeforeValidator:
+def exactly(kind: type, what: str) -> BeforeValidator:
     """Refuse values of another JSON type: "3", 3.0 and true are not years, "yes" is not a boolean.
 
     Field-level `Strict` is not enough: the web layer validates bodies with `strict=False`.
@@ -71,8 +71,8 @@ Bio = Annotated[str, Printable, AfterValidator(_bio)]
 LinkedInUrl = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=500), Printable, AfterValidator(_linkedin)
 ]
-Year = Annotated[StrictInt, _exactly(int, "a whole number"), AfterValidator(_year)]
-Flag = Annotated[StrictBool, _exactly(bool, "true or false")]
+Year = Annotated[StrictInt, exactly(int, "a whole number"), AfterValidator(_year)]
+Flag = Annotated[StrictBool, exactly(bool, "true or false")]
 
 
 class _Body(BaseModel):

@@ -75,6 +75,11 @@ def _profile_key(user_id: str, audience: str) -> str:
     return f"profile:{user_id}:{audience}"
 
 
+def profile_cache_keys(user_id: str) -> tuple[str, str]:
+    """Every cached view of one profile, for invalidation by whoever changes it."""
+    return _profile_key(user_id, "public"), _profile_key(user_id, "private")
+
+
 def _list_key(filters: ProfileFilters, offset: int, limit: int) -> str:
     raw = "\x1f".join(
         str(part) for part in (filters.field, filters.university, filters.available, filters.text, offset, limit)
@@ -325,7 +330,7 @@ class ProfileService:
 
     def _invalidate_after_commit(self, user_id: str) -> None:
         async def invalidate() -> None:
-            await self.cache.delete(_profile_key(user_id, "public"), _profile_key(user_id, "private"))
+            await self.cache.delete(*profile_cache_keys(user_id))
             await self.cache.invalidate_group(LIST_GROUP)
 
         after_commit(self.session, invalidate)

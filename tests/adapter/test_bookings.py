@@ -1,0 +1,195 @@
+"""Booking and cancelling sessions through the API against the Cal.com simulator (R5, R12, R13)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import text
+
+from adapter.auth import Role
+from adapter.services import Services
+from calcom_client.simulator import CalcomSimulator
+from tests.adapter.conftest import NOW
+from tests.adapter.helpers import ADMIN, SERVICE, assert_error, auth
+from tests.adapter.test_availability import linked_mentor
+from tests.conftest import reset
+
+SLOT = NOW + timedelta(days=1, hours=1)  # Tuesday 09:00 UTC = 10:00 Paris, inside the schedule
+
+
+def booking(start: datetime = SLOT, **overrides: Any) -> dict[str, Any]:
+    student = {
+        "name": "Léa Martin",
+        "email": "lea@example.org",
+        "timeZone": "Europe/Paris",
+        "language": "fr",
+        "question": "Comment se passe la première année ?",
+    }
+    student.update(overrides.pop("prospectiveStudent", {}))
+    body: dict[str, Any] = {
+        "mentorId": "m1",
+        "start": start.isoformat(),
+        "consent": True,
+        "prospectiveStudent": student,
+    }
+    body.update(overrides)
+    return body
+
+
+async def book(api: httpx.AsyncClient, body: dict[str, Any], headers: dict[str, str] = SERVICE) -> httpx.Response:
+    return await api.post("/api/v2/bookings", json=body, headers=headers)
+
+
+class TestBooking:
+    async def test_books_a_session_with_a_meet_link_and_stores_the_student(
+        self, api: httpx.AsyncClient, simulator: CalcomSimulator
+    ) -> None:
+        await linked_mentor(api, simulator)
+        response = await book(api, booking())
+        assert response.status_code == 201, response.text
+        session = response.json()["data"]
+        assert session["status"] == "scheduled" and session["mentorId"] == "m1"
+        assert session["meetUrl"].startswith("https://meet.google.com/")
+        assert datetime.fromisoformat(session["end"]) - datetime.fromisoformat(session["start"]) == timedelta(
+            minutes=15
+        )
+        student = session["prospectiveStudent"]
+        assert (student["name"], student["email"]) == ("Léa Martin", "lea@example.org")
+        assert student["question"] == "Comment se passe la première année ?"
+        stored = simulator.booking(session["uid"])
+        assert stored.metadata["thotisSession"] == "true" and stored.metadata["thotisMentorId"] == "m1"
+        again = await api.get(f"/api/v2/bookings/{session['uid']}", headers=SERVICE)
+        assert again.json()["data"] == session
+        stats = (await api.get("/api/v2/students/m1/stats", headers=SERVICE)).json()["data"]
+        assert stats["scheduledSessions"] == 1
+
+    async def test_booked_slot_leaves_the_availability(
+        self, api: httpx.AsyncClient, simulator: CalcomSimulator
+    ) -> None:
+        await linked_mentor(api, simulator)
+        params = {"start": NOW.isoformat(), "end": (NOW + timedelta(days=2)).isoformat()}
+        before = (await api.get("/api/v2/students/m1/availability", params=params, headers=SERVICE)).json()["data"]
+        assert any(datetime.fromisoformat(s["start"]) == SLOT for s in before)
+        assert (await book(api, booking())).status_code == 201
+        after = (await api.get("/api/v2/students/m1/availability", params=params, headers=SERVICE)).json()["data"]
+        assert all(datetime.fromisoformat(s["start"]) != SLOT for s in after)
+
+    @given(minutes=st.integers(-600, 600).filter(lambda m: m != 15))
+    async def test_property_08_any_duration_but_15_is_rejected(
+        self, session_client: httpx.AsyncClient, services: Services, simulator: CalcomSimulator, minutes: int
+    ) -> None:
+        await reset(services)
+        assert_error(await book(session_client, booking(durationMinutes=minutes)), 400, "INVALID_DURATION")
+
+    @given(early=st.integers(0, 2 * 60 * 60 - 1))
+    async def test_property_14_a_start_before_now_plus_2h_is_rejected(
+        self, session_client: httpx.AsyncClient, services: Services, simulator: CalcomSimulator, early: int
+    ) -> None:
+        await reset(services)
+        await linked_mentor(session_client, simulator)
+        start = NOW + timedelta(seconds=early)
+        response = await book(session_client, booking(start))
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] in {"BOOKING_TOO_SOON", "OFF_GRID"}
+        if start.minute % 15 == 0 and start.second == 0:
+            assert response.json()["error"]["code"] == "BOOKING_TOO_SOON"
+
+    async def test_property_07_concurrent_bookings_of_one_slot_one_wins_the_rest_409(
+        self, api: httpx.AsyncClient, simulator: CalcomSimulator
+    ) -> None:
+        await linked_mentor(api, simulator)
+        results = await asyncio.gather(
+            *(book(api, booking(prospectiveStudent={"email": f"s{i}@example.org"})) for i in range(6))
+        )
+        codes = sorted(r.status_code for r in results)
+        assert codes == [201, 409, 409, 409, 409, 409], [r.text for r in results]
+        for loser in (r for r in results if r.status_code == 409):
+            assert_error(loser, 409, "SLOT_UNAVAILABLE")
+
+    async def test_two_bookings_never_share_a_meet_link(
+        self, api: httpx.AsyncClient, simulator: CalcomSimulator
+    ) -> None:
+        await linked_mentor(api, simulator)
+        links = set()
+        for quarter in range(4):
+            response = await book(api, booking(SLOT + timedelta(minutes=15 * quarter)))
+            links.add(response.json()["data"]["meetUrl"])
+        assert len(links) == 4
+
+    async def test_rules_of_consent_minors_and_mentor(self, api: httpx.AsyncClient, simulator: CalcomSimulator) -> None:
+        await linked_mentor(api, simulator)
+        assert_error(await book(api, booking(consent=False)), 400, "CONSENT_REQUIRED")
+        minor = booking(prospectiveStudent={"isMinor": True})
+        assert_error(await book(api, minor), 400, "PARENTAL_CONSENT_REQUIRED")
+        with_parent = booking(
+            prospectiveStudent={"isMinor": True, "parentEmail": "parent@example.org", "parentalConsent": True}
+        )
+        assert (await book(api, with_parent)).status_code == 201
+        assert_error(await book(api, booking(NOW + timedelta(days=31))), 400, "BOOKING_TOO_FAR")
+        assert_error(await book(api, booking(SLOT + timedelta(minutes=7))), 400, "OFF_GRID")
+        assert_error(await book(api, booking(mentorId="nobody")), 404, "PROFILE_NOT_FOUND")
+        bad_zone = booking(prospectiveStudent={"timeZone": "Mars/Base"})
+        assert_error(await book(api, bad_zone), 400, "VALIDATION_ERROR")
+        naive = booking()
+        naive["start"] = "2026-12-08T09:00:00"
+        assert_error(await book(api, naive), 400, "VALIDATION_ERROR")
+
+    async def test_widget_books_only_its_mentor(self, api: httpx.AsyncClient, simulator: CalcomSimulator) -> None:
+        await linked_mentor(api, simulator)
+        assert_error(await book(api, booking(), auth(Role.WIDGET, "m2")), 403, "NOT_OWNER")
+        assert (await book(api, booking(), auth(Role.WIDGET, "m1"))).status_code == 201
+
+    async def test_cal_com_failure_leaves_no_session(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
+    ) -> None:
+        await linked_mentor(api, simulator)
+        simulator.fail_next(503, times=1, method="POST", path_prefix="/v2/bookings")
+        assert_error(await book(api, booking()), 503, "CALCOM_UNAVAILABLE")
+        async with services.database.engine.connect() as connection:
+            assert await connection.scalar(text("SELECT count(*) FROM thotis.sessions")) == 0
+
+
+class TestCancellation:
+    async def test_cancel_records_who_and_why_and_moves_counters(
+        self, api: httpx.AsyncClient, simulator: CalcomSimulator
+    ) -> None:
+        await linked_mentor(api, simulator)
+        uid = (await book(api, booking())).json()["data"]["uid"]
+        response = await api.request(
+            "DELETE", f"/api/v2/bookings/{uid}", json={"reason": "Exam", "cancelledBy": "mentor"}, headers=SERVICE
+        )
+        assert response.status_code == 200, response.text
+        data = response.json()["data"]
+        assert data["status"] == "cancelled"
+        assert data["cancellation"]["cancelledBy"] == "mentor" and data["cancellation"]["reason"] == "Exam"
+        assert simulator.booking(uid).status.lower() == "cancelled"
+        stats = (await api.get("/api/v2/students/m1/stats", headers=SERVICE)).json()["data"]
+        assert (stats["scheduledSessions"], stats["cancelledSessions"], stats["mentorCancellations"]) == (0, 1, 1)
+        assert_error(await api.delete(f"/api/v2/bookings/{uid}", headers=SERVICE), 409, "SESSION_NOT_SCHEDULED")
+
+    async def test_cancel_inside_two_hours_is_refused(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
+    ) -> None:
+        from core.clock import FixedClock
+
+        await linked_mentor(api, simulator)
+        uid = (await book(api, booking())).json()["data"]["uid"]
+        services.clock = FixedClock(SLOT - timedelta(hours=1, minutes=59))
+        response = await api.delete(f"/api/v2/bookings/{uid}", params={"reason": "late"}, headers=SERVICE)
+        assert_error(response, 400, "CANCELLATION_TOO_LATE")
+
+    async def test_mentors_see_and_cancel_only_their_own_sessions(
+        self, api: httpx.AsyncClient, simulator: CalcomSimulator
+    ) -> None:
+        await linked_mentor(api, simulator)
+        uid = (await book(api, booking())).json()["data"]["uid"]
+        assert_error(await api.get(f"/api/v2/bookings/{uid}", headers=auth(Role.MENTOR, "m2")), 403, "NOT_OWNER")
+        assert (await api.get(f"/api/v2/bookings/{uid}", headers=auth(Role.MENTOR, "m1"))).status_code == 200
+        assert_error(await api.get("/api/v2/bookings/nope", headers=ADMIN), 404, "SESSION_NOT_FOUND")
+        response = await api.delete(f"/api/v2/bookings/{uid}", headers=auth(Role.MENTOR, "m1"))
+        assert response.json()["data"]["cancellation"]["cancelledBy"] == "mentor"

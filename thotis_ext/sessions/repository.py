@@ -1,0 +1,32 @@
+"""SQL for sessions and the counters they move on the mentor's profile."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from thotis_ext.models import Session, StudentProfile
+
+
+class SessionRepository:
+    """Loads and stores session rows within the caller's transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, uid: str, *, for_update: bool = False) -> Session | None:
+        statement = select(Session).where(Session.uid == uid)
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    def add(self, row: Session) -> None:
+        self.session.add(row)
+
+    async def bump_counters(self, mentor_id: str, **deltas: int) -> None:
+        """Move the mentor's session counters in the same transaction as the change (R7.2)."""
+        values = {name: getattr(StudentProfile, name) + delta for name, delta in deltas.items() if delta}
+        if values:
+            await self.session.execute(
+                update(StudentProfile).where(StudentProfile.user_id == mentor_id).values(**values)
+            )

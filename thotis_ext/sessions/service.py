@@ -1,0 +1,223 @@
+"""Booking, reading and cancelling Thotis sessions through Cal.com (R5, R12.1, R13, R14).
+
+Cal.com is asked first; the sidecar's row is written only once Cal.com has the booking, and if
+writing it fails the Cal.com booking is cancelled again, so a failure never leaves a half-made
+session. The service flushes; the request commits.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from calcom_client import Attendee, CalcomBadRequest, CalcomClient, CalcomError
+from core.cache import Cache
+from core.clock import Clock
+from core.database import after_commit
+from core.errors import BusinessRuleViolation, Conflict, Forbidden, InvalidInput, NotFound
+from thotis_ext import rules
+from thotis_ext.availability import MentorNotBookable, slots_group
+from thotis_ext.calcom_errors import as_thotis_error
+from thotis_ext.calcom_link import CalcomLinker
+from thotis_ext.enums import CalcomLinkStatus, CancelledBy, SessionStatus
+from thotis_ext.models import Session, StudentProfile
+from thotis_ext.profiles.repository import ProfileRepository
+from thotis_ext.profiles.service import ProfileNotFound, profile_cache_keys
+from thotis_ext.sessions.repository import SessionRepository
+from thotis_ext.sessions.schemas import BookingCreate, as_utc
+from thotis_ext.sessions.views import session_view
+
+log = logging.getLogger(__name__)
+
+_START_MESSAGES = {
+    "BOOKING_TOO_SOON": "A session must start at least 2 hours from now.",
+    "BOOKING_TOO_FAR": "A session must start within the next 30 days.",
+    "OFF_GRID": "A session starts on a quarter hour (:00, :15, :30 or :45).",
+}
+
+
+class SessionNotFound(NotFound):
+    code = "SESSION_NOT_FOUND"
+    default_message = "No such session."
+
+
+class SlotUnavailable(Conflict):
+    code = "SLOT_UNAVAILABLE"
+    default_message = "This slot is no longer available; choose another one."
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asks, as far as sessions care: a mentor sees only their own sessions."""
+
+    mentor_id: str | None = None  # set for mentor tokens
+
+
+class SessionService:
+    """Sessions over one database session and the Cal.com client."""
+
+    def __init__(
+        self, session: AsyncSession, client: CalcomClient, linker: CalcomLinker, cache: Cache, clock: Clock
+    ) -> None:
+        self.session = session
+        self.sessions = SessionRepository(session)
+        self.profiles = ProfileRepository(session)
+        self.client = client
+        self.linker = linker
+        self.cache = cache
+        self.clock = clock
+
+    async def book(self, data: BookingCreate) -> dict[str, Any]:
+        """Book a 15-minute session with a mentor (R5.2, R5.3, R8.3, R12.1, R14.1, R14.4).
+
+        Raises:
+            InvalidInput, BusinessRuleViolation, ProfileNotFound, MentorNotBookable, SlotUnavailable,
+            CalcomUnreachable, CalcomTooSlow, CalcomRejected
+        """
+        self._check_request(data)
+        mentor = await self._bookable_mentor(data.mentor_id)
+        start = as_utc(data.start)
+        now = self.clock.now()
+        if problem := rules.booking_start_problem(start, now):
+            raise BusinessRuleViolation(_START_MESSAGES[problem], code=problem)
+        student = data.prospective_student
+        assert mentor.calcom_event_type_id is not None
+        try:
+            booking = await self.client.create_booking(
+                event_type_id=mentor.calcom_event_type_id,
+                start=start,
+                attendee=Attendee(student.name, str(student.email), student.time_zone, student.language.value),
+                notes=student.question,
+                metadata={"thotisSession": "true", "thotisMentorId": mentor.user_id},
+                api_key=self.linker.api_key_for(mentor),
+            )
+        except CalcomBadRequest as exc:
+            # Cal.com answers 400 for a slot that is taken or not free (contract §5).
+            raise SlotUnavailable(details={"start": start.isoformat()}) from exc
+        except CalcomError as exc:
+            raise as_thotis_error(exc) from exc
+        row = Session(
+            uid=booking.uid,
+            calcom_booking_id=booking.id,
+            mentor_id=mentor.user_id,
+            start_at=start,
+            end_at=start + rules.SESSION_LENGTH,
+            status=SessionStatus.SCHEDULED.value,
+            meet_url=booking.video_url,
+            student_name=student.name,
+            student_email=str(student.email),
+            student_time_zone=student.time_zone,
+            student_language=student.language.value,
+            student_question=student.question,
+            student_is_minor=student.is_minor,
+            parent_email=str(student.parent_email) if student.parent_email else None,
+            parental_consent=student.parental_consent,
+            consent=data.consent,
+        )
+        try:
+            async with self.session.begin_nested():
+                self.sessions.add(row)
+                await self.session.flush()
+                await self.sessions.bump_counters(mentor.user_id, scheduled_sessions=1)
+        except IntegrityError as exc:
+            await self._undo_booking(booking.uid, mentor)
+            raise SlotUnavailable(details={"start": start.isoformat()}) from exc
+        self._invalidate_after_commit(mentor)
+        return session_view(row)
+
+    async def get(self, uid: str, caller: Caller) -> dict[str, Any]:
+        """Raises:
+        SessionNotFound, Forbidden
+        """
+        return session_view(await self._visible(uid, caller))
+
+    async def cancel(
+        self, uid: str, caller: Caller, *, reason: str | None, cancelled_by: CancelledBy | None
+    ) -> dict[str, Any]:
+        """Cancel until 2 hours before the start (R13.1, R13.5); both parties are told later (R13.2).
+
+        Raises:
+            SessionNotFound, Forbidden, BusinessRuleViolation, Conflict, CalcomUnreachable, …
+        """
+        row = await self._visible(uid, caller, for_update=True)
+        if row.status != SessionStatus.SCHEDULED.value:
+            raise Conflict(f"This session is {row.status}, not scheduled.", code="SESSION_NOT_SCHEDULED")
+        now = self.clock.now()
+        if not rules.may_cancel(row.start_at, now):
+            raise BusinessRuleViolation(
+                "A session can be cancelled until 2 hours before it starts.", code="CANCELLATION_TOO_LATE"
+            )
+        who = cancelled_by or (CancelledBy.MENTOR if caller.mentor_id else CancelledBy.STUDENT)
+        mentor = await self.profiles.get(row.mentor_id)
+        assert mentor is not None
+        try:
+            await self.client.cancel_booking(
+                uid, reason=reason or f"Cancelled by the {who.value}", api_key=self.linker.api_key_for(mentor)
+            )
+        except CalcomError as exc:
+            raise as_thotis_error(exc) from exc
+        row.status = SessionStatus.CANCELLED.value
+        row.cancelled_by = who.value
+        row.cancellation_reason = reason
+        row.cancelled_at = now
+        await self.sessions.bump_counters(
+            row.mentor_id,
+            scheduled_sessions=-1,
+            cancelled_sessions=1,
+            mentor_cancellations=1 if who is CancelledBy.MENTOR else 0,
+        )
+        await self.session.flush()
+        self._invalidate_after_commit(mentor)
+        return session_view(row)
+
+    def _check_request(self, data: BookingCreate) -> None:
+        if data.duration_minutes is not None and data.duration_minutes != rules.SESSION_MINUTES:
+            raise InvalidInput("Sessions last exactly 15 minutes.", code="INVALID_DURATION")
+        if not data.consent:
+            raise InvalidInput("The prospective student must consent to data processing.", code="CONSENT_REQUIRED")
+        student = data.prospective_student
+        if student.is_minor and not (student.parent_email and student.parental_consent):
+            raise InvalidInput(
+                "A prospective student under 18 needs a parent's e-mail and consent.",
+                code="PARENTAL_CONSENT_REQUIRED",
+            )
+
+    async def _bookable_mentor(self, mentor_id: str) -> StudentProfile:
+        mentor = await self.profiles.get(mentor_id)
+        if mentor is None or not (mentor.is_active and mentor.is_complete):
+            raise ProfileNotFound()
+        if mentor.calcom_link_status != CalcomLinkStatus.LINKED.value or mentor.calcom_event_type_id is None:
+            raise MentorNotBookable()
+        return mentor
+
+    async def _visible(self, uid: str, caller: Caller, *, for_update: bool = False) -> Session:
+        if not uid or len(uid) > 64:
+            raise SessionNotFound()
+        row = await self.sessions.get(uid, for_update=for_update)
+        if row is None:
+            raise SessionNotFound()
+        if caller.mentor_id is not None and caller.mentor_id != row.mentor_id:
+            raise Forbidden("This session belongs to another mentor.", code="NOT_OWNER")
+        return row
+
+    async def _undo_booking(self, uid: str, mentor: StudentProfile) -> None:
+        try:
+            await self.client.cancel_booking(
+                uid, reason="Not recorded by Thotis", api_key=self.linker.api_key_for(mentor)
+            )
+        except CalcomError:
+            log.error("booking %s exists in Cal.com but could not be recorded nor cancelled", uid)
+
+    def _invalidate_after_commit(self, mentor: StudentProfile) -> None:
+        event_type_id = mentor.calcom_event_type_id
+
+        async def invalidate() -> None:
+            await self.cache.delete(*profile_cache_keys(mentor.user_id))
+            if event_type_id is not None:
+                await self.cache.invalidate_group(slots_group(event_type_id))
+
+        after_commit(self.session, invalidate)
