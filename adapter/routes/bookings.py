@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, delete, get, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
@@ -17,7 +17,7 @@ from adapter.guards import allow
 from adapter.routes.docs import errors
 from core.errors import Forbidden, InvalidInput
 from thotis_ext.enums import CancelledBy
-from thotis_ext.sessions.schemas import BookingCancel, BookingCreate
+from thotis_ext.sessions.schemas import BookingCancel, BookingCreate, BookingReschedule
 from thotis_ext.sessions.service import Caller, SessionService
 
 Sessions = NamedDependency[SessionService]
@@ -76,6 +76,33 @@ class BookingsController(Controller):
         self, uid: FromPath[str], sessions: Sessions, request: Request[Any, Any, Any]
     ) -> Response[bytes]:
         return ok(await sessions.get(uid, _caller(request)))
+
+    @patch(
+        "/{uid:str}/reschedule",
+        opt=allow(Role.SERVICE, Role.ADMIN, Role.MENTOR),
+        responses={200: _SESSION, **errors(400, 403, 404, 409, 502, 504)},
+        summary="Move a session to a new slot; the new session has a new uid and Meet link (R12.5)",
+    )
+    async def reschedule(
+        self,
+        uid: FromPath[str],
+        data: JSONBody[BookingReschedule],
+        sessions: Sessions,
+        request: Request[Any, Any, Any],
+    ) -> Response[bytes]:
+        return ok(await sessions.reschedule(uid, _caller(request), start=data.start, reason=data.reason))
+
+    @post(
+        "/{uid:str}/complete",
+        opt=allow(Role.ADMIN, Role.MENTOR),
+        status_code=200,
+        responses={200: _SESSION, **errors(400, 403, 404, 409)},
+        summary="Mark a session that has started as completed",
+    )
+    async def complete(
+        self, uid: FromPath[str], sessions: Sessions, request: Request[Any, Any, Any]
+    ) -> Response[bytes]:
+        return ok(await sessions.complete(uid, _caller(request)))
 
     @delete(
         "/{uid:str}",

@@ -193,3 +193,99 @@ class TestCancellation:
         assert_error(await api.get("/api/v2/bookings/nope", headers=ADMIN), 404, "SESSION_NOT_FOUND")
         response = await api.delete(f"/api/v2/bookings/{uid}", headers=auth(Role.MENTOR, "m1"))
         assert response.json()["data"]["cancellation"]["cancelledBy"] == "mentor"
+
+
+class TestReschedule:
+    async def test_property_32_rescheduled_session_has_a_new_uid_and_meet_link(
+        self, api: httpx.AsyncClient, simulator: CalcomSimulator
+    ) -> None:
+        await linked_mentor(api, simulator)
+        old = (await book(api, booking())).json()["data"]
+        new_start = SLOT + timedelta(hours=1)
+        response = await api.patch(
+            f"/api/v2/bookings/{old['uid']}/reschedule", json={"start": new_start.isoformat()}, headers=SERVICE
+        )
+        assert response.status_code == 200, response.text
+        new = response.json()["data"]
+        assert new["uid"] != old["uid"] and new["rescheduledFromUid"] == old["uid"]
+        assert new["meetUrl"] != old["meetUrl"] and new["meetUrl"].startswith("https://meet.google.com/")
+        assert datetime.fromisoformat(new["start"]) == new_start
+        assert new["prospectiveStudent"] == old["prospectiveStudent"]
+        previous = (await api.get(f"/api/v2/bookings/{old['uid']}", headers=SERVICE)).json()["data"]
+        assert previous["status"] == "cancelled" and previous["rescheduledToUid"] == new["uid"]
+        assert simulator.booking(old["uid"]).status.lower() == "cancelled"
+        stats = (await api.get("/api/v2/students/m1/stats", headers=SERVICE)).json()["data"]
+        assert (stats["scheduledSessions"], stats["cancelledSessions"]) == (1, 0)
+
+    async def test_reschedule_to_a_taken_slot_keeps_the_original(
+        self, api: httpx.AsyncClient, simulator: CalcomSimulator
+    ) -> None:
+        await linked_mentor(api, simulator)
+        old = (await book(api, booking())).json()["data"]
+        taken = SLOT + timedelta(minutes=30)
+        assert (await book(api, booking(taken, prospectiveStudent={"email": "x@example.org"}))).status_code == 201
+        response = await api.patch(
+            f"/api/v2/bookings/{old['uid']}/reschedule", json={"start": taken.isoformat()}, headers=SERVICE
+        )
+        assert_error(response, 409, "SLOT_UNAVAILABLE")
+        assert (await api.get(f"/api/v2/bookings/{old['uid']}", headers=SERVICE)).json()["data"]["status"] == (
+            "scheduled"
+        )
+
+    async def test_a_failed_cancellation_of_the_old_booking_undoes_the_new_one(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
+    ) -> None:
+        await linked_mentor(api, simulator)
+        old = (await book(api, booking())).json()["data"]
+        simulator.fail_next(503, times=5, method="POST", path_prefix=f"/v2/bookings/{old['uid']}/cancel")
+        new_start = SLOT + timedelta(hours=2)
+        response = await api.patch(
+            f"/api/v2/bookings/{old['uid']}/reschedule", json={"start": new_start.isoformat()}, headers=SERVICE
+        )
+        assert_error(response, 503, "CALCOM_UNAVAILABLE")
+        active = [b for b in simulator.store.bookings.values() if b.status.lower() != "cancelled"]
+        assert [b.uid for b in active if b.start == new_start] == []
+        assert simulator.booking(old["uid"]).status.lower() != "cancelled"
+        async with services.database.engine.connect() as connection:
+            assert await connection.scalar(text("SELECT count(*) FROM thotis.sessions")) == 1
+
+
+class TestComplete:
+    async def test_complete_after_start_once(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
+    ) -> None:
+        from core.clock import FixedClock
+
+        await linked_mentor(api, simulator)
+        uid = (await book(api, booking())).json()["data"]["uid"]
+        mentor = auth(Role.MENTOR, "m1")
+        assert_error(await api.post(f"/api/v2/bookings/{uid}/complete", headers=mentor), 400, "SESSION_NOT_STARTED")
+        services.clock = FixedClock(SLOT + timedelta(minutes=20))
+        for _ in range(2):  # twice: the second changes nothing
+            response = await api.post(f"/api/v2/bookings/{uid}/complete", headers=mentor)
+            assert response.status_code == 200 and response.json()["data"]["status"] == "completed"
+        stats = (await api.get("/api/v2/students/m1/stats", headers=SERVICE)).json()["data"]
+        assert (stats["completedSessions"], stats["scheduledSessions"]) == (1, 0)
+        assert_error(await api.post(f"/api/v2/bookings/{uid}/complete", headers=SERVICE), 403, "ROLE_NOT_ALLOWED")
+
+
+class TestEndToEnd:
+    async def test_profile_availability_book_get_reschedule_cancel(
+        self, api: httpx.AsyncClient, simulator: CalcomSimulator
+    ) -> None:
+        await linked_mentor(api, simulator)
+        free = (
+            await api.get("/api/v2/students/m1/availability", params={"timeZone": "Europe/Paris"}, headers=SERVICE)
+        ).json()["data"]
+        first, later = free[0]["start"], free[5]["start"]
+        booked = (await book(api, booking(datetime.fromisoformat(first)))).json()["data"]
+        assert (await api.get(f"/api/v2/bookings/{booked['uid']}", headers=SERVICE)).status_code == 200
+        moved = (
+            await api.patch(f"/api/v2/bookings/{booked['uid']}/reschedule", json={"start": later}, headers=SERVICE)
+        ).json()["data"]
+        cancelled = (await api.delete(f"/api/v2/bookings/{moved['uid']}", headers=SERVICE)).json()["data"]
+        assert cancelled["status"] == "cancelled"
+        after = (
+            await api.get("/api/v2/students/m1/availability", params={"timeZone": "Europe/Paris"}, headers=SERVICE)
+        ).json()["data"]
+        assert {s["start"] for s in after} >= {first, later}

@@ -56,6 +56,13 @@ class BookingCreate(_Body):
     prospective_student: ProspectiveStudent
 
 
+class BookingReschedule(_Body):
+    """Body of PATCH /bookings/{uid}/reschedule."""
+
+    start: AwareDatetime = Field(description="The new start, ISO 8601 with an offset")
+    reason: Reason | None = None
+
+
 class BookingCancel(_Body):
     """Optional body of DELETE /bookings/{uid}."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -171,6 +172,103 @@ class SessionService:
             mentor_cancellations=1 if who is CancelledBy.MENTOR else 0,
         )
         await self.session.flush()
+        self._invalidate_after_commit(mentor)
+        return session_view(row)
+
+    async def reschedule(self, uid: str, caller: Caller, *, start: datetime, reason: str | None) -> dict[str, Any]:
+        """Move a session to a new slot with a new Meet link (R12.5, R13.4).
+
+        Books the new slot first, then cancels the old booking naming the new one; if that
+        cancellation fails the new booking is cancelled again, so the student never holds two
+        sessions or none.
+
+        Raises:
+            SessionNotFound, Forbidden, Conflict, BusinessRuleViolation, SlotUnavailable, Calcom…
+        """
+        old = await self._visible(uid, caller, for_update=True)
+        if old.status != SessionStatus.SCHEDULED.value:
+            raise Conflict(f"This session is {old.status}, not scheduled.", code="SESSION_NOT_SCHEDULED")
+        now = self.clock.now()
+        if not rules.may_cancel(old.start_at, now):
+            raise BusinessRuleViolation(
+                "A session can be moved until 2 hours before it starts.", code="RESCHEDULE_TOO_LATE"
+            )
+        new_start = as_utc(start)
+        if problem := rules.booking_start_problem(new_start, now):
+            raise BusinessRuleViolation(_START_MESSAGES[problem], code=problem)
+        if new_start == old.start_at:
+            raise BusinessRuleViolation("The session already starts at that time.", code="SAME_SLOT")
+        mentor = await self._bookable_mentor(old.mentor_id)
+        assert mentor.calcom_event_type_id is not None
+        key = self.linker.api_key_for(mentor)
+        try:
+            booking = await self.client.create_booking(
+                event_type_id=mentor.calcom_event_type_id,
+                start=new_start,
+                attendee=Attendee(old.student_name, old.student_email, old.student_time_zone, old.student_language),
+                notes=old.student_question,
+                metadata={"thotisSession": "true", "thotisMentorId": mentor.user_id, "thotisRescheduledFrom": uid},
+                api_key=key,
+            )
+        except CalcomBadRequest as exc:
+            raise SlotUnavailable(details={"start": new_start.isoformat()}) from exc
+        except CalcomError as exc:
+            raise as_thotis_error(exc) from exc
+        try:
+            await self.client.cancel_booking(uid, reason=f"Rescheduled to {booking.uid}", api_key=key)
+        except CalcomError as exc:
+            await self._undo_booking(booking.uid, mentor)
+            raise as_thotis_error(exc) from exc
+        old.status = SessionStatus.CANCELLED.value
+        old.rescheduled_to_uid = booking.uid
+        old.cancelled_by = (CancelledBy.MENTOR if caller.mentor_id else CancelledBy.STUDENT).value
+        old.cancellation_reason = reason or "Rescheduled"
+        old.cancelled_at = now
+        await self.session.flush()  # free the old start in the unique index first
+        new = Session(
+            uid=booking.uid,
+            calcom_booking_id=booking.id,
+            mentor_id=old.mentor_id,
+            start_at=new_start,
+            end_at=new_start + rules.SESSION_LENGTH,
+            status=SessionStatus.SCHEDULED.value,
+            meet_url=booking.video_url,
+            student_name=old.student_name,
+            student_email=old.student_email,
+            student_time_zone=old.student_time_zone,
+            student_language=old.student_language,
+            student_question=old.student_question,
+            student_is_minor=old.student_is_minor,
+            parent_email=old.parent_email,
+            parental_consent=old.parental_consent,
+            consent=old.consent,
+            rescheduled_from_uid=uid,
+        )
+        self.sessions.add(new)
+        await self.session.flush()
+        self._invalidate_after_commit(mentor)
+        return session_view(new)
+
+    async def complete(self, uid: str, caller: Caller) -> dict[str, Any]:
+        """Mark a session that has started as completed; marking it again changes nothing.
+
+        Raises:
+            SessionNotFound, Forbidden, Conflict, BusinessRuleViolation
+        """
+        row = await self._visible(uid, caller, for_update=True)
+        if row.status == SessionStatus.COMPLETED.value:
+            return session_view(row)
+        if row.status != SessionStatus.SCHEDULED.value:
+            raise Conflict(f"This session is {row.status}, not scheduled.", code="SESSION_NOT_SCHEDULED")
+        now = self.clock.now()
+        if now < row.start_at:
+            raise BusinessRuleViolation("A session can be completed once it has started.", code="SESSION_NOT_STARTED")
+        row.status = SessionStatus.COMPLETED.value
+        row.completed_at = now
+        await self.sessions.bump_counters(row.mentor_id, scheduled_sessions=-1, completed_sessions=1)
+        await self.session.flush()
+        mentor = await self.profiles.get(row.mentor_id)
+        assert mentor is not None
         self._invalidate_after_commit(mentor)
         return session_view(row)
 
