@@ -15,10 +15,12 @@ from adapter.calcom_wiring import connect_calcom
 from adapter.embedded import EmbeddedServers
 from calcom_client.simulator import CalcomSimulator
 from core.cache import Cache
+from core.clock import SystemClock
 from core.crypto import SecretBox
 from core.database import Database
 from core.redis import RedisGateway, connect_redis
 from core.settings import Settings
+from thotis_ext.availability import AvailabilityService
 from thotis_ext.calcom_link import CalcomLinker
 from thotis_ext.profiles.service import ProfileConfig, ProfileService
 from thotis_ext.seed import demo_api_key, sample_profiles, seed_profiles
@@ -45,8 +47,14 @@ async def seed_database(
     try:
         linker = CalcomLinker(calcom.client, box) if calcom is not None else None
         async with database.session() as session:
-            service = ProfileService(session, Cache(gateway), box, ProfileConfig(), linker)
-            return await seed_profiles(service, per_field, with_calcom=linker is not None)
+            cache = Cache(gateway)
+            service = ProfileService(session, cache, box, ProfileConfig(), linker)
+            created = await seed_profiles(service, per_field, with_calcom=linker is not None)
+            if calcom is not None:  # count free slots so discovery order and `available` show something
+                counter = AvailabilityService(session, calcom.client, cache, SystemClock())
+                for user_id, _ in sample_profiles(per_field):
+                    await counter.refresh_slot_count(user_id)
+            return created
     finally:
         if calcom is not None:
             await calcom.http.aclose()

@@ -18,12 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from calcom_client import CalcomClient, CalcomError
 from core.cache import Cache, dump
 from core.clock import Clock
+from core.database import after_commit
 from core.errors import Conflict
 from thotis_ext import rules
 from thotis_ext.calcom_errors import as_thotis_error
 from thotis_ext.enums import CalcomLinkStatus
+from thotis_ext.models import StudentProfile
 from thotis_ext.profiles.repository import ProfileRepository
-from thotis_ext.profiles.service import ProfileNotFound, check_user_id
+from thotis_ext.profiles.service import LIST_GROUP, ProfileNotFound, check_user_id, profile_cache_keys
 
 
 class MentorNotBookable(Conflict):
@@ -87,6 +89,26 @@ class AvailabilityService:
             if window[0] <= slot.start and slot.end <= upper and rules.is_offerable_slot(slot.start, slot.end, now)
         ]
 
+    async def refresh_slot_count(self, user_id: str) -> int:
+        """Recount one mentor's free slots in the next 7 days (for the sync job and the demo).
+
+        Raises:
+            ProfileNotFound, CalcomUnreachable, CalcomTooSlow, CalcomRejected
+        """
+        check_user_id(user_id)
+        profile = await self.repo.get(user_id, for_update=True)
+        if profile is None:
+            raise ProfileNotFound()
+        count = await refresh_free_slot_count(self.client, profile, self.clock.now())
+        await self.repo.session.flush()
+
+        async def invalidate() -> None:
+            await self.cache.delete(*profile_cache_keys(user_id))
+            await self.cache.invalidate_group(LIST_GROUP)
+
+        after_commit(self.repo.session, invalidate)
+        return count
+
     async def _cached_slots(self, event_type_id: int, start: datetime, end: datetime) -> list[Slot]:
         key = f"slots:{event_type_id}:{start.isoformat()}:{end.isoformat()}"
         group = slots_group(event_type_id)
@@ -109,6 +131,32 @@ class AvailabilityService:
             key, dump([[s.start.isoformat(), s.end.isoformat()] for s in slots]), self.ttl_seconds, group=group
         )
         return slots
+
+
+async def refresh_free_slot_count(client: CalcomClient, profile: StudentProfile, now: datetime) -> int:
+    """Recount the mentor's free slots in the next 7 days from Cal.com (R4.4, R18.3).
+
+    Stores the count, the next free start and when it was counted on the profile (the caller
+    flushes). Raises the mapped Cal.com error when Cal.com fails; the old count then stays.
+    """
+    if profile.calcom_event_type_id is None or profile.calcom_link_status != CalcomLinkStatus.LINKED.value:
+        profile.available_slots_7d, profile.next_available_at = 0, None
+        profile.slots_refreshed_at = now
+        return 0
+    earliest, _ = rules.booking_window(now)
+    try:
+        found = await client.get_slots(
+            profile.calcom_event_type_id, earliest, now + rules.DISCOVERY_HORIZON, time_zone="UTC", format="range"
+        )
+    except CalcomError as exc:
+        raise as_thotis_error(exc) from exc
+    starts = sorted(
+        s.start for s in found if rules.is_offerable_slot(s.start, s.end or s.start + rules.SESSION_LENGTH, now)
+    )
+    profile.available_slots_7d = len(starts)
+    profile.next_available_at = starts[0] if starts else None
+    profile.slots_refreshed_at = now
+    return len(starts)
 
 
 def slots_view(slots: list[Slot], zone: ZoneInfo) -> list[dict[str, Any]]:

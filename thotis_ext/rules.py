@@ -20,6 +20,7 @@ SESSION_MINUTES = 15
 LOW_RATING_THRESHOLD = 3
 BOOKING_NOTICE = timedelta(hours=2)
 BOOKING_HORIZON = timedelta(days=30)
+DISCOVERY_HORIZON = timedelta(days=7)
 SESSION_LENGTH = timedelta(minutes=SESSION_MINUTES)
 
 #: A Thotis user id as it appears in paths and token subjects.

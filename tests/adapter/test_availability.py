@@ -190,3 +190,36 @@ class TestAvailability:
         assert own.status_code == 200
         other = await api.get(f"{API}/m1/availability", headers=auth(Role.WIDGET, "m2"))
         assert_error(other, 403, "NOT_OWNER")
+
+
+class TestFreeSlotCounts:
+    @given(kinds=st.lists(st.sampled_from(["free", "busy", "unlinked"]), min_size=1, max_size=5))
+    async def test_property_39_available_filter_returns_only_mentors_with_free_slots_in_7_days(
+        self,
+        session_client: httpx.AsyncClient,
+        services: Services,
+        simulator: CalcomSimulator,
+        kinds: list[str],
+    ) -> None:
+        from thotis_ext.availability import AvailabilityService
+
+        await reset(services)
+        for i, kind in enumerate(kinds):
+            if kind == "unlinked":
+                await create_profile(session_client, f"m{i}", valid_body())
+                continue
+            user = await linked_mentor(session_client, simulator, f"m{i}")
+            if kind == "busy":
+                simulator.add_busy(user, NOW - timedelta(days=1), NOW + timedelta(days=8))
+        async with services.database.session() as session:
+            counter = AvailabilityService(session, services.calcom.client, services.cache, services.clock)
+            for i in range(len(kinds)):
+                await counter.refresh_slot_count(f"m{i}")
+        listed = (await session_client.get(API, params={"available": "true"}, headers=SERVICE)).json()
+        assert {m["userId"] for m in listed["data"]} == {f"m{i}" for i, k in enumerate(kinds) if k == "free"}
+        assert all(m["availableSlots7d"] > 0 and m["nextAvailableAt"] for m in listed["data"])
+        everyone = (await session_client.get(API, headers=SERVICE)).json()["data"]
+        assert len(everyone) == len(kinds)
+        # Discovery order (R4.4): mentors with free slots come first.
+        counts = [m["availableSlots7d"] for m in everyone]
+        assert counts == sorted(counts, reverse=True)

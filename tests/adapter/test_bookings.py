@@ -289,3 +289,26 @@ class TestEndToEnd:
             await api.get("/api/v2/students/m1/availability", params={"timeZone": "Europe/Paris"}, headers=SERVICE)
         ).json()["data"]
         assert {s["start"] for s in after} >= {first, later}
+
+
+class TestFreeSlotCountFollowsBookings:
+    async def test_booking_and_cancelling_move_the_7_day_count(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
+    ) -> None:
+        from thotis_ext.availability import AvailabilityService
+
+        await linked_mentor(api, simulator)
+        async with services.database.session() as session:
+            counter = AvailabilityService(session, services.calcom.client, services.cache, services.clock)
+            before = await counter.refresh_slot_count("m1")
+        assert before > 0
+
+        async def count() -> int:
+            listed = (await api.get("/api/v2/students", headers=SERVICE)).json()["data"]
+            return int(listed[0]["availableSlots7d"])
+
+        assert await count() == before
+        uid = (await book(api, booking())).json()["data"]["uid"]
+        assert await count() == before - 1
+        await api.delete(f"/api/v2/bookings/{uid}", headers=SERVICE)
+        assert await count() == before

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thotis_ext.models import Session, StudentProfile
@@ -24,8 +24,10 @@ class SessionRepository:
         self.session.add(row)
 
     async def bump_counters(self, mentor_id: str, **deltas: int) -> None:
-        """Move the mentor's session counters in the same transaction as the change (R7.2)."""
-        values = {name: getattr(StudentProfile, name) + delta for name, delta in deltas.items() if delta}
+        """Move the mentor's counters in the same transaction as the change (R7.2), never below 0."""
+        values = {
+            name: func.greatest(getattr(StudentProfile, name) + delta, 0) for name, delta in deltas.items() if delta
+        }
         if values:
             await self.session.execute(
                 update(StudentProfile).where(StudentProfile.user_id == mentor_id).values(**values)

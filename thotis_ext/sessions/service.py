@@ -27,7 +27,7 @@ from thotis_ext.calcom_link import CalcomLinker
 from thotis_ext.enums import CalcomLinkStatus, CancelledBy, SessionStatus
 from thotis_ext.models import Session, StudentProfile
 from thotis_ext.profiles.repository import ProfileRepository
-from thotis_ext.profiles.service import ProfileNotFound, profile_cache_keys
+from thotis_ext.profiles.service import LIST_GROUP, ProfileNotFound, profile_cache_keys
 from thotis_ext.sessions.repository import SessionRepository
 from thotis_ext.sessions.schemas import BookingCreate, as_utc
 from thotis_ext.sessions.views import session_view
@@ -123,7 +123,9 @@ class SessionService:
             async with self.session.begin_nested():
                 self.sessions.add(row)
                 await self.session.flush()
-                await self.sessions.bump_counters(mentor.user_id, scheduled_sessions=1)
+                await self.sessions.bump_counters(
+                    mentor.user_id, scheduled_sessions=1, available_slots_7d=-_in_discovery(start, now)
+                )
         except IntegrityError as exc:
             await self._undo_booking(booking.uid, mentor)
             raise SlotUnavailable(details={"start": start.isoformat()}) from exc
@@ -170,6 +172,7 @@ class SessionService:
             scheduled_sessions=-1,
             cancelled_sessions=1,
             mentor_cancellations=1 if who is CancelledBy.MENTOR else 0,
+            available_slots_7d=_in_discovery(row.start_at, now),
         )
         await self.session.flush()
         self._invalidate_after_commit(mentor)
@@ -246,6 +249,10 @@ class SessionService:
         )
         self.sessions.add(new)
         await self.session.flush()
+        await self.sessions.bump_counters(
+            old.mentor_id,
+            available_slots_7d=_in_discovery(old.start_at, now) - _in_discovery(new_start, now),
+        )
         self._invalidate_after_commit(mentor)
         return session_view(new)
 
@@ -315,7 +322,13 @@ class SessionService:
 
         async def invalidate() -> None:
             await self.cache.delete(*profile_cache_keys(mentor.user_id))
+            await self.cache.invalidate_group(LIST_GROUP)  # free-slot counts order the lists
             if event_type_id is not None:
                 await self.cache.invalidate_group(slots_group(event_type_id))
 
         after_commit(self.session, invalidate)
+
+
+def _in_discovery(start: datetime, now: datetime) -> int:
+    """1 when a slot at `start` counts among the next 7 days' free slots (kept in step between refreshes)."""
+    return 1 if start < now + rules.DISCOVERY_HORIZON else 0
