@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from calcom_client import Attendee, CalcomBadRequest, CalcomClient, CalcomError
+from calcom_client import Attendee, Booking, CalcomBadRequest, CalcomClient, CalcomError
 from core.cache import Cache
 from core.clock import Clock
 from core.database import after_commit
@@ -86,39 +86,19 @@ class SessionService:
         if problem := rules.booking_start_problem(start, now):
             raise BusinessRuleViolation(_START_MESSAGES[problem], code=problem)
         student = data.prospective_student
-        assert mentor.calcom_event_type_id is not None
-        try:
-            booking = await self.client.create_booking(
-                event_type_id=mentor.calcom_event_type_id,
-                start=start,
-                attendee=Attendee(student.name, str(student.email), student.time_zone, student.language.value),
-                notes=student.question,
-                metadata={"thotisSession": "true", "thotisMentorId": mentor.user_id},
-                api_key=self.linker.api_key_for(mentor),
-            )
-        except CalcomBadRequest as exc:
-            # Cal.com answers 400 for a slot that is taken or not free (contract §5).
-            raise SlotUnavailable(details={"start": start.isoformat()}) from exc
-        except CalcomError as exc:
-            raise as_thotis_error(exc) from exc
-        row = Session(
-            uid=booking.uid,
-            calcom_booking_id=booking.id,
-            mentor_id=mentor.user_id,
-            start_at=start,
-            end_at=start + rules.SESSION_LENGTH,
-            status=SessionStatus.SCHEDULED.value,
-            meet_url=booking.video_url,
-            student_name=student.name,
-            student_email=str(student.email),
-            student_time_zone=student.time_zone,
-            student_language=student.language.value,
-            student_question=student.question,
-            student_is_minor=student.is_minor,
-            parent_email=str(student.parent_email) if student.parent_email else None,
-            parental_consent=student.parental_consent,
-            consent=data.consent,
-        )
+        fields = {
+            "student_name": student.name,
+            "student_email": str(student.email),
+            "student_time_zone": student.time_zone,
+            "student_language": student.language.value,
+            "student_question": student.question,
+            "student_is_minor": student.is_minor,
+            "parent_email": str(student.parent_email) if student.parent_email else None,
+            "parental_consent": student.parental_consent,
+            "consent": data.consent,
+        }
+        booking = await self._book_in_calcom(mentor, start, fields)
+        row = _scheduled_row(booking, mentor.user_id, start, fields)
         try:
             async with self.session.begin_nested():
                 self.sessions.add(row)
@@ -202,23 +182,12 @@ class SessionService:
         if new_start == old.start_at:
             raise BusinessRuleViolation("The session already starts at that time.", code="SAME_SLOT")
         mentor = await self._bookable_mentor(old.mentor_id)
-        assert mentor.calcom_event_type_id is not None
-        key = self.linker.api_key_for(mentor)
+        fields = {column: getattr(old, column) for column in _STUDENT_COLUMNS}
+        booking = await self._book_in_calcom(mentor, new_start, fields, rescheduled_from=uid)
         try:
-            booking = await self.client.create_booking(
-                event_type_id=mentor.calcom_event_type_id,
-                start=new_start,
-                attendee=Attendee(old.student_name, old.student_email, old.student_time_zone, old.student_language),
-                notes=old.student_question,
-                metadata={"thotisSession": "true", "thotisMentorId": mentor.user_id, "thotisRescheduledFrom": uid},
-                api_key=key,
+            await self.client.cancel_booking(
+                uid, reason=f"Rescheduled to {booking.uid}", api_key=self.linker.api_key_for(mentor)
             )
-        except CalcomBadRequest as exc:
-            raise SlotUnavailable(details={"start": new_start.isoformat()}) from exc
-        except CalcomError as exc:
-            raise as_thotis_error(exc) from exc
-        try:
-            await self.client.cancel_booking(uid, reason=f"Rescheduled to {booking.uid}", api_key=key)
         except CalcomError as exc:
             await self._undo_booking(booking.uid, mentor)
             raise as_thotis_error(exc) from exc
@@ -228,25 +197,8 @@ class SessionService:
         old.cancellation_reason = reason or "Rescheduled"
         old.cancelled_at = now
         await self.session.flush()  # free the old start in the unique index first
-        new = Session(
-            uid=booking.uid,
-            calcom_booking_id=booking.id,
-            mentor_id=old.mentor_id,
-            start_at=new_start,
-            end_at=new_start + rules.SESSION_LENGTH,
-            status=SessionStatus.SCHEDULED.value,
-            meet_url=booking.video_url,
-            student_name=old.student_name,
-            student_email=old.student_email,
-            student_time_zone=old.student_time_zone,
-            student_language=old.student_language,
-            student_question=old.student_question,
-            student_is_minor=old.student_is_minor,
-            parent_email=old.parent_email,
-            parental_consent=old.parental_consent,
-            consent=old.consent,
-            rescheduled_from_uid=uid,
-        )
+        new = _scheduled_row(booking, old.mentor_id, new_start, fields)
+        new.rescheduled_from_uid = uid
         self.sessions.add(new)
         await self.session.flush()
         await self.sessions.bump_counters(
@@ -278,6 +230,32 @@ class SessionService:
         assert mentor is not None
         self._invalidate_after_commit(mentor)
         return session_view(row)
+
+    async def _book_in_calcom(
+        self, mentor: StudentProfile, start: datetime, fields: dict[str, Any], *, rescheduled_from: str | None = None
+    ) -> Booking:
+        """Create the Cal.com booking, tagged as a Thotis session of this mentor."""
+        assert mentor.calcom_event_type_id is not None
+        metadata = {"thotisSession": "true", "thotisMentorId": mentor.user_id}
+        if rescheduled_from:
+            metadata["thotisRescheduledFrom"] = rescheduled_from
+        attendee = Attendee(
+            fields["student_name"], fields["student_email"], fields["student_time_zone"], fields["student_language"]
+        )
+        try:
+            return await self.client.create_booking(
+                event_type_id=mentor.calcom_event_type_id,
+                start=start,
+                attendee=attendee,
+                notes=fields["student_question"],
+                metadata=metadata,
+                api_key=self.linker.api_key_for(mentor),
+            )
+        except CalcomBadRequest as exc:
+            # Cal.com answers 400 for a slot that is taken or not free (contract §5).
+            raise SlotUnavailable(details={"start": start.isoformat()}) from exc
+        except CalcomError as exc:
+            raise as_thotis_error(exc) from exc
 
     def _check_request(self, data: BookingCreate) -> None:
         if data.duration_minutes is not None and data.duration_minutes != rules.SESSION_MINUTES:
@@ -332,3 +310,30 @@ class SessionService:
 def _in_discovery(start: datetime, now: datetime) -> int:
     """1 when a slot at `start` counts among the next 7 days' free slots (kept in step between refreshes)."""
     return 1 if start < now + rules.DISCOVERY_HORIZON else 0
+
+
+#: What a session keeps of the prospective student; a reschedule carries it over unchanged.
+_STUDENT_COLUMNS = (
+    "student_name",
+    "student_email",
+    "student_time_zone",
+    "student_language",
+    "student_question",
+    "student_is_minor",
+    "parent_email",
+    "parental_consent",
+    "consent",
+)
+
+
+def _scheduled_row(booking: Booking, mentor_id: str, start: datetime, fields: dict[str, Any]) -> Session:
+    return Session(
+        uid=booking.uid,
+        calcom_booking_id=booking.id,
+        mentor_id=mentor_id,
+        start_at=start,
+        end_at=start + rules.SESSION_LENGTH,
+        status=SessionStatus.SCHEDULED.value,
+        meet_url=booking.video_url,
+        **fields,
+    )
