@@ -18,7 +18,7 @@ from adapter.errors import EXCEPTION_HANDLERS
 from adapter.guards import api_guard
 from adapter.logging_setup import configure_logging
 from adapter.request_context import request_id_middleware
-from adapter.routes import availability, health, media
+from adapter.routes import availability, calcom_webhooks, health, media
 from adapter.routes.bookings import BookingsController
 from adapter.routes.students import StudentsController
 from adapter.services import Services
@@ -120,7 +120,7 @@ def create_app(
         security=[{"BearerAuth": []}],
     )
     return Litestar(
-        route_handlers=[api, media.photo, health.live, health.ready],
+        route_handlers=[api, media.photo, health.live, health.ready, calcom_webhooks.receive],
         lifespan=[lifespan],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,

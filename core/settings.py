@@ -19,6 +19,8 @@ from core.errors import ConfigurationError
 DEMO_JWT_SECRET = "thotis-demo-signing-key-never-use-in-production"
 #: Fernet key used by `make demo` and tests. Production refuses to start with it.
 DEMO_ENCRYPTION_KEY = "dGhvdGlzLWRlbW8tZW5jcnlwdGlvbi1rZXktMzJieXQ="
+#: Webhook secret shared by `make demo` with its Cal.com simulator.
+DEMO_CALCOM_WEBHOOK_SECRET = "thotis-demo-calcom-webhook-secret"
 
 
 class Environment(StrEnum):

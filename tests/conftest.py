@@ -9,6 +9,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, settings
 from litestar import Litestar
+from pydantic import SecretStr
 from sqlalchemy import text
 
 from adapter.app import build_services, create_app
@@ -27,6 +28,7 @@ settings.register_profile(
 )
 settings.load_profile("thotis")
 
+WEBHOOK_SECRET = "test-calcom-webhook-secret"
 TABLES = "thotis.ratings, thotis.sessions, thotis.student_profiles, thotis.photos"
 Mint = Callable[..., str]
 
@@ -55,6 +57,7 @@ def test_settings(database_url: str) -> Settings:
         rate_limit_api_per_minute=1_000_000,
         rate_limit_public_per_minute=1_000_000,
         database_pool_size=5,
+        calcom_webhook_secret=SecretStr(WEBHOOK_SECRET),
     )
 
 

@@ -8,7 +8,7 @@ from adapter.envelope import ErrorEnvelope
 
 _DESCRIPTIONS = {
     400: "Invalid input or broken business rule (VALIDATION_ERROR, MALFORMED_JSON, …)",
-    401: "Missing or invalid bearer token (UNAUTHORIZED, INVALID_TOKEN, TOKEN_EXPIRED)",
+    401: "Missing or invalid credentials (UNAUTHORIZED, INVALID_TOKEN, TOKEN_EXPIRED, INVALID_SIGNATURE)",
     403: "Token not allowed here (ROLE_NOT_ALLOWED, NOT_OWNER)",
     404: "Unknown resource (PROFILE_NOT_FOUND, NOT_FOUND, PHOTO_NOT_FOUND)",
     409: "Conflict with the current state (PROFILE_EXISTS, CALCOM_ACCOUNT_TAKEN, MENTOR_NOT_BOOKABLE)",

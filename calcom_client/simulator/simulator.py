@@ -127,6 +127,14 @@ class CalcomSimulator:
 
     # Seeding
 
+    def continue_ids_after(self, kind: str, last: int) -> None:
+        """Make the next id of `kind` ("booking", "user", "event_type"…) follow `last`.
+
+        A simulator restarts its sequences; a sidecar that kept ids from an earlier run uses this
+        so new ids never collide with stored ones, as a real Cal.com's never do.
+        """
+        self.store._counters[kind] = max(self.store._counters.get(kind, 0), last)
+
     def add_user(
         self,
         username: str,

@@ -108,7 +108,9 @@ class SessionService:
                 )
         except IntegrityError as exc:
             await self._undo_booking(booking.uid, mentor)
-            raise SlotUnavailable(details={"start": start.isoformat()}) from exc
+            if "uq_sessions_mentor_scheduled_start" in str(exc.orig):
+                raise SlotUnavailable(details={"start": start.isoformat()}) from exc
+            raise  # any other constraint is a bug: the Cal.com booking was undone, report it
         self._invalidate_after_commit(mentor)
         return session_view(row)
 

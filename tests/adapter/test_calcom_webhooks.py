@@ -1,0 +1,69 @@
+"""POST /webhooks/calcom: the simulator's signed webhooks reach the sidecar and are verified."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import timedelta
+
+import httpx
+from litestar import Litestar
+
+from calcom_client.simulator import CalcomSimulator
+from tests.adapter.conftest import NOW
+from tests.adapter.helpers import assert_error
+from tests.conftest import WEBHOOK_SECRET
+
+URL = "/webhooks/calcom"
+
+
+def signed(body: bytes, secret: str = WEBHOOK_SECRET) -> dict[str, str]:
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return {"X-Cal-Signature-256": digest, "Content-Type": "application/json"}
+
+
+class TestCalcomWebhookRoute:
+    async def test_accepts_a_correctly_signed_body(self, api: httpx.AsyncClient) -> None:
+        body = b'{"triggerEvent":"PING","createdAt":"2026-12-07T08:00:00.000Z","payload":{}}'
+        response = await api.post(URL, content=body, headers=signed(body))
+        assert response.status_code == 200
+        assert response.json()["data"] == {"received": True, "triggerEvent": "PING"}
+
+    async def test_rejects_bad_signatures_with_401(self, api: httpx.AsyncClient) -> None:
+        body = b'{"triggerEvent":"PING"}'
+        for headers in (
+            {},
+            {"X-Cal-Signature-256": "no-secret-provided"},
+            {"X-Cal-Signature-256": "zz"},
+            signed(body, "wrong-secret"),
+            signed(body + b" "),
+        ):
+            assert_error(await api.post(URL, content=body, headers=headers), 401, "INVALID_SIGNATURE")
+
+    async def test_rejects_a_body_over_1_mib_with_413(self, api: httpx.AsyncClient) -> None:
+        body = b'{"x":"' + b"a" * (1024 * 1024) + b'"}'
+        assert_error(await api.post(URL, content=body, headers=signed(body)), 413, "PAYLOAD_TOO_LARGE")
+
+    async def test_signed_non_json_is_400(self, api: httpx.AsyncClient) -> None:
+        body = b"not json"
+        assert_error(await api.post(URL, content=body, headers=signed(body)), 400, "MALFORMED_JSON")
+
+    async def test_simulator_webhooks_reach_the_route_and_verify(self, api: httpx.AsyncClient, app: Litestar) -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sidecar") as to_sidecar:
+            sim = CalcomSimulator(webhook_client=to_sidecar, clock=lambda: NOW)
+            user = sim.add_user("hook-mentor", "hook@example.org")
+            event_type = sim.add_event_type(user, title="Thotis", slug="thotis-15", slot_interval=15)
+            sim.subscribe(
+                "http://sidecar/webhooks/calcom",
+                ["BOOKING_CREATED", "BOOKING_CANCELLED"],
+                user=user,
+                secret=WEBHOOK_SECRET,
+            )
+            booked = sim.book(event_type, NOW.replace(hour=10) + timedelta(days=1), name="Léa", email="lea@example.org")
+            sim.cancel(booked.uid, "test")
+            await sim.drain_webhooks()
+            deliveries = sim.deliveries
+            await sim.aclose()
+        assert [d.trigger for d in deliveries] == ["BOOKING_CREATED", "BOOKING_CANCELLED"]
+        assert [d.status_code for d in deliveries] == [200, 200], [d.error for d in deliveries]
