@@ -312,3 +312,62 @@ class TestFreeSlotCountFollowsBookings:
         assert await count() == before - 1
         await api.delete(f"/api/v2/bookings/{uid}", headers=SERVICE)
         assert await count() == before
+
+
+class TestBookingProperties:
+    @given(
+        quarters=st.lists(st.integers(0, 11), min_size=1, max_size=6),
+        concurrent=st.booleans(),
+    )
+    async def test_property_07_and_30_sessions_of_a_mentor_never_overlap_nor_share_a_link(
+        self,
+        session_client: httpx.AsyncClient,
+        services: Services,
+        simulator: CalcomSimulator,
+        quarters: list[int],
+        concurrent: bool,
+    ) -> None:
+        await reset(services)
+        await linked_mentor(session_client, simulator)
+        bodies = [
+            booking(SLOT + timedelta(minutes=15 * q), prospectiveStudent={"email": f"s{i}@example.org"})
+            for i, q in enumerate(quarters)
+        ]
+        if concurrent:
+            responses = list(await asyncio.gather(*(book(session_client, body) for body in bodies)))
+        else:
+            responses = [await book(session_client, body) for body in bodies]
+        assert all(r.status_code in (201, 409) for r in responses), [r.text for r in responses]
+        won = [r.json()["data"] for r in responses if r.status_code == 201]
+        assert len(won) == len(set(quarters))  # one per distinct slot, the rest 409
+        starts = [datetime.fromisoformat(s["start"]) for s in won]
+        assert len(starts) == len(set(starts))
+        assert len({s["meetUrl"] for s in won}) == len(won)
+
+    @given(
+        name=st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=80).filter(str.strip),
+        question=st.one_of(
+            st.none(), st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=300).filter(str.strip)
+        ),
+        local=st.from_regex(r"[a-z][a-z0-9.]{0,20}", fullmatch=True).filter(lambda s: ".." not in s and s[-1] != "."),
+    )
+    async def test_property_13_a_booking_stores_name_email_and_question_as_given(
+        self,
+        session_client: httpx.AsyncClient,
+        services: Services,
+        simulator: CalcomSimulator,
+        name: str,
+        question: str | None,
+        local: str,
+    ) -> None:
+        await reset(services)
+        await linked_mentor(session_client, simulator)
+        email = f"{local}@example.org"
+        student: dict[str, Any] = {"name": name, "email": email, "question": question}
+        response = await book(session_client, booking(prospectiveStudent=student))
+        assert response.status_code == 201, response.text
+        uid = response.json()["data"]["uid"]
+        stored = (await session_client.get(f"/api/v2/bookings/{uid}", headers=SERVICE)).json()["data"]
+        assert stored["prospectiveStudent"]["name"] == name.strip()
+        assert stored["prospectiveStudent"]["email"] == email
+        assert stored["prospectiveStudent"]["question"] == (question.strip() if question else None)
