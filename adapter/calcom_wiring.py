@@ -39,6 +39,6 @@ def connect_calcom(settings: Settings, *, simulator: CalcomSimulator | None = No
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20), follow_redirects=False
         )
         return CalcomConnection(CalcomClient(http, settings.calcom_api_url), http)
-    simulator = simulator or CalcomSimulator()
+    simulator = simulator or CalcomSimulator(delay_seconds=settings.calcom_simulator_delay_ms / 1000)
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator.app), base_url=SIMULATOR_URL)
     return CalcomConnection(CalcomClient(http, SIMULATOR_URL), http, simulator)

@@ -105,7 +105,14 @@ def run_demo(per_field: int) -> None:
         click.echo("· applying migrations …")
         runner.upgrade(settings.database_url)
         # Without THOTIS_CALCOM_API_URL the demo runs against the in-process Cal.com simulator.
-        simulator = None if settings.calcom_api_url else CalcomSimulator(webhook_client=httpx.AsyncClient(timeout=10))
+        simulator = (
+            None
+            if settings.calcom_api_url
+            else CalcomSimulator(
+                webhook_client=httpx.AsyncClient(timeout=10),
+                delay_seconds=settings.calcom_simulator_delay_ms / 1000,
+            )
+        )
         if simulator is not None:
             click.echo("· Cal.com: in-process simulator (set THOTIS_CALCOM_API_URL for a real one)")
         created = asyncio.run(seed_database(settings, settings.database_url, per_field, simulator))

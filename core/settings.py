@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     calcom_api_key: SecretStr | None = Field(
         None, description="Cal.com organisation/admin API key, used when a mentor has no own key."
     )
+    calcom_simulator_delay_ms: int = Field(
+        0, ge=0, le=60_000, description="Latency the in-process Cal.com simulator adds to each answer (benchmarks)."
+    )
     calcom_webhook_secret: SecretStr | None = Field(
         None, description="Secret shared with Cal.com for `X-Cal-Signature-256`."
     )
