@@ -371,3 +371,27 @@ class TestBookingProperties:
         assert stored["prospectiveStudent"]["name"] == name.strip()
         assert stored["prospectiveStudent"]["email"] == email
         assert stored["prospectiveStudent"]["question"] == (question.strip() if question else None)
+
+
+class TestRescheduleChoices:
+    @given(quarters=st.sets(st.integers(0, 11), min_size=1, max_size=4))
+    async def test_property_34_reschedule_choices_are_free_slots_without_the_current_one(
+        self,
+        session_client: httpx.AsyncClient,
+        services: Services,
+        simulator: CalcomSimulator,
+        quarters: set[int],
+    ) -> None:
+        await reset(services)
+        await linked_mentor(session_client, simulator)
+        booked = set()
+        for i, q in enumerate(sorted(quarters)):
+            start = SLOT + timedelta(minutes=15 * q)
+            body = booking(start, prospectiveStudent={"email": f"s{i}@example.org"})
+            assert (await book(session_client, body)).status_code == 201
+            booked.add(start)
+        params = {"start": NOW.isoformat(), "end": (NOW + timedelta(days=2)).isoformat()}
+        choices = (await session_client.get("/api/v2/students/m1/availability", params=params, headers=SERVICE)).json()
+        offered = {datetime.fromisoformat(s["start"]) for s in choices["data"]}
+        assert offered and not offered & booked
+        assert {SLOT + timedelta(minutes=15 * q) for q in range(12)} - booked <= offered
