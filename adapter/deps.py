@@ -53,6 +53,7 @@ async def provide_availability_service(
             services.cache,
             services.clock,
             ttl_seconds=services.settings.cache_slots_ttl_seconds,
+            profile_ttl_seconds=services.settings.cache_profile_ttl_seconds,
         )
 
 

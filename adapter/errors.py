@@ -98,6 +98,10 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         return _respond(exc.status_code, "BAD_REQUEST", "The request is invalid.")
     if exc.status_code < 500:
         return _respond(exc.status_code, "BAD_REQUEST", "The request is invalid.")
+    if "client disconnected" in detail:
+        # The caller went away mid-body: nothing failed here and nobody reads this answer.
+        log.info("%s %s: client disconnected before sending its body", request.method, request.url.path)
+        return _respond(400, "CLIENT_DISCONNECTED", "The request body did not arrive.")
     return handle_unexpected(request, exc)
 
 

@@ -22,3 +22,5 @@ def configure_logging(level: str) -> None:
     handler._thotis = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # One INFO line per outgoing HTTP call (Cal.com, webhooks) drowns the service's own logs.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))

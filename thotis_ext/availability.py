@@ -25,7 +25,13 @@ from thotis_ext.calcom_errors import as_thotis_error
 from thotis_ext.enums import CalcomLinkStatus
 from thotis_ext.models import StudentProfile
 from thotis_ext.profiles.repository import ProfileRepository
-from thotis_ext.profiles.service import LIST_GROUP, ProfileNotFound, check_user_id, profile_cache_keys
+from thotis_ext.profiles.service import (
+    LIST_GROUP,
+    ProfileNotFound,
+    booking_target_key,
+    check_user_id,
+    profile_cache_keys,
+)
 
 
 class MentorNotBookable(Conflict):
@@ -56,13 +62,21 @@ class AvailabilityService:
     """Reads slots from Cal.com through a short cache."""
 
     def __init__(
-        self, session: AsyncSession, client: CalcomClient, cache: Cache, clock: Clock, *, ttl_seconds: int = 120
+        self,
+        session: AsyncSession,
+        client: CalcomClient,
+        cache: Cache,
+        clock: Clock,
+        *,
+        ttl_seconds: int = 120,
+        profile_ttl_seconds: int = 300,
     ) -> None:
         self.repo = ProfileRepository(session)
         self.client = client
         self.cache = cache
         self.clock = clock
         self.ttl_seconds = ttl_seconds
+        self.profile_ttl_seconds = profile_ttl_seconds
 
     async def free_slots(self, user_id: str, start: datetime | None, end: datetime | None) -> list[Slot]:
         """Free 15-minute slots of a public, linked mentor inside the booking window, ascending.
@@ -70,24 +84,44 @@ class AvailabilityService:
         Raises:
             ProfileNotFound, MentorNotBookable, CalcomUnreachable, CalcomTooSlow, CalcomRejected
         """
-        check_user_id(user_id)
-        profile = await self.repo.get(user_id)
-        if profile is None or not (profile.is_active and profile.is_complete):
-            raise ProfileNotFound()
-        if profile.calcom_link_status != CalcomLinkStatus.LINKED.value or profile.calcom_event_type_id is None:
-            raise MentorNotBookable()
+        event_type_id = await self._event_type_of(user_id)
         now = self.clock.now()
         window = rules.clip_to_booking_window(start, end, now)
         if window is None:
             return []
         lower, upper = _minute(window[0]), window[1]
-        slots = await self._cached_slots(profile.calcom_event_type_id, lower, upper)
+        slots = await self._cached_slots(event_type_id, lower, upper)
         # Cal.com may answer whole days around the range; keep only what was asked for.
         return [
             slot
             for slot in slots
             if window[0] <= slot.start and slot.end <= upper and rules.is_offerable_slot(slot.start, slot.end, now)
         ]
+
+    async def _event_type_of(self, user_id: str) -> int:
+        """The event type of a public, linked mentor, through the profile cache (hits skip the DB).
+
+        Raises:
+            ProfileNotFound, MentorNotBookable
+        """
+        check_user_id(user_id)
+
+        async def load() -> dict[str, Any]:
+            profile = await self.repo.get(user_id)
+            if profile is None or not (profile.is_active and profile.is_complete):
+                return {"state": "missing"}
+            if profile.calcom_link_status != CalcomLinkStatus.LINKED.value or profile.calcom_event_type_id is None:
+                return {"state": "unlinked"}
+            return {"state": "bookable", "eventTypeId": profile.calcom_event_type_id}
+
+        target = msgspec.json.decode(
+            await self.cache.get_or_load(booking_target_key(user_id), load, self.profile_ttl_seconds)
+        )
+        if target["state"] == "missing":
+            raise ProfileNotFound()
+        if target["state"] == "unlinked":
+            raise MentorNotBookable()
+        return int(target["eventTypeId"])
 
     async def refresh_slot_count(self, user_id: str) -> int:
         """Recount one mentor's free slots in the next 7 days (for the sync job and the demo).

@@ -453,3 +453,40 @@ class TestHostileText:
         response = await api.post(f"{API}/m1/profile", json=valid_body(name="a\x00b"), headers=auth(Role.MENTOR, "m1"))
         error = assert_error(response, 400, "VALIDATION_ERROR")
         assert error["details"]["errors"][0]["field"] == "name"
+
+
+class TestClientDisconnect:
+    async def test_a_client_that_hangs_up_mid_body_is_not_an_internal_error(self, app: object) -> None:
+        """Litestar reports a vanished client as a 500; it is logged as information instead."""
+        from adapter.auth import mint_token
+        from core.settings import DEMO_JWT_SECRET
+
+        token = mint_token(DEMO_JWT_SECRET, "thotis", role=Role.MENTOR, sub="m1").encode()
+        messages = [{"type": "http.request", "body": b'{"name":', "more_body": True}, {"type": "http.disconnect"}]
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/api/v2/students/m1/profile",
+            "raw_path": b"/api/v2/students/m1/profile",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"authorization", b"Bearer " + token), (b"content-type", b"application/json")],
+            "client": ("203.0.113.9", 1),
+            "server": ("testserver", 80),
+        }
+        await app(scope, receive, send)  # type: ignore[operator]
+        start = next(m for m in sent if m["type"] == "http.response.start")
+        assert start["status"] == 400
+        body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+        assert b"CLIENT_DISCONNECTED" in body

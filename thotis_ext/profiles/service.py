@@ -71,13 +71,18 @@ class Page:
     total: int
 
 
+def booking_target_key(user_id: str) -> str:
+    """Cache key of what availability needs of a profile: is it bookable, and its event type."""
+    return _profile_key(user_id, "booking")
+
+
 def _profile_key(user_id: str, audience: str) -> str:
     return f"profile:{user_id}:{audience}"
 
 
-def profile_cache_keys(user_id: str) -> tuple[str, str]:
+def profile_cache_keys(user_id: str) -> tuple[str, str, str]:
     """Every cached view of one profile, for invalidation by whoever changes it."""
-    return _profile_key(user_id, "public"), _profile_key(user_id, "private")
+    return _profile_key(user_id, "public"), _profile_key(user_id, "private"), _profile_key(user_id, "booking")
 
 
 def _list_key(filters: ProfileFilters, offset: int, limit: int) -> str:
