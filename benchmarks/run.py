@@ -50,6 +50,8 @@ DEFAULT_STEPS = "200,400,600,800,1000,1200,1500,2000,2500"
 QUICK_STEPS = "200,500,1000"
 OPEN_LOOP_ROUTES = ("list", "search", "profile")
 CLOSED_LOOP_ORDER = ("ceiling", "list", "profile", "search", "ceiling")
+#: Phases run against `thotis serve` and the ceiling app; `calcom` (calcom_bench.py) runs `thotis demo`.
+SERVE_PHASES = ("open", "steps", "closed")
 LOCUST = "benchmarks.loadgen"
 CLOSED_CLIENTS = {"asyncio": "benchmarks.closedloop", "locust": LOCUST}
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -80,7 +82,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="Closed-loop generator: asyncio (lighter, default) or locust with no wait",
     )
     parser.add_argument(
-        "--phases", default="open,steps,closed", help="Which parts to run, comma-separated (open,steps,closed)"
+        "--phases",
+        default="open,steps,closed",
+        help="Which parts to run, comma-separated (open,steps,closed; also calcom, not in the default)",
+    )
+    parser.add_argument(
+        "--calcom-delay-ms", type=float, default=50.0, help="calcom phase: Cal.com simulator delay, ms (50)"
+    )
+    parser.add_argument(
+        "--calcom-duration", type=float, default=10.0, help="calcom phase: measured seconds per measurement (10)"
     )
     parser.add_argument("--per-field", type=int, default=10, help="Sample mentors per academic field (10 → 100)")
     parser.add_argument("--quick", action="store_true", help="Smoke run: ~8 s open loop, 3 short steps, 5 s closed")
@@ -89,18 +99,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args(argv)
     if args.quick:
-        args.duration, args.warmup, args.closed_duration = 8.0, 2.0, 5.0
+        args.duration, args.warmup, args.closed_duration, args.calcom_duration = 8.0, 2.0, 5.0, 5.0
         args.steps = args.steps or QUICK_STEPS
         args.step_duration = args.step_duration or 5.0
     args.steps = [float(r) for r in (args.steps or DEFAULT_STEPS).split(",") if r.strip()]
     args.step_duration = args.step_duration or args.duration
     args.phases = {p.strip() for p in args.phases.split(",") if p.strip()}
-    if unknown := args.phases - {"open", "steps", "closed"}:
+    if unknown := args.phases - {*SERVE_PHASES, "calcom"}:
         parser.error(f"unknown phase(s): {', '.join(sorted(unknown))}")
-    if min(args.duration, args.step_duration, args.closed_duration) <= 0 or args.warmup < 0:
+    if min(args.duration, args.step_duration, args.closed_duration, args.calcom_duration) <= 0 or args.warmup < 0:
         parser.error("durations must be > 0 and --warmup ≥ 0")
     if not 0 <= args.step_retries <= 3:
         parser.error("--step-retries must be 0..3")
+    if args.calcom_delay_ms < 0:
+        parser.error("--calcom-delay-ms must be ≥ 0")
     if args.users < 1 or args.workers < 1 or args.rate <= 0 or any(r <= 0 for r in args.steps):
         parser.error("--users, --workers, --rate and --steps must be positive")
     for url in (args.postgres_url, args.redis_url):
@@ -273,6 +285,21 @@ def measure(args: argparse.Namespace, app: Server, ceiling: Server, token: str, 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
+    code = run_serve_phases(args, argv) if args.phases & set(SERVE_PHASES) else 0
+    if code == 0 and "calcom" in args.phases:
+        from benchmarks.calcom_bench import CalcomOptions, run_calcom  # imports this module
+
+        options = CalcomOptions(
+            postgres_url=args.postgres_url, redis_url=args.redis_url, delay_ms=args.calcom_delay_ms,
+            users=args.users, warmup=args.warmup, duration=args.calcom_duration, out=args.out.parent / "calcom.md",
+            command="python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None else argv),
+        )  # fmt: skip
+        code = run_calcom(options)
+    return code
+
+
+def run_serve_phases(args: argparse.Namespace, argv: list[str] | None) -> int:
+    """open/steps/closed against `thotis serve` and the ceiling app; writes `args.out`."""
     names = Names.fresh()
     db_url = database_url(args.postgres_url, names.database)
     logs = ROOT / "benchmarks" / "results"
