@@ -9,27 +9,17 @@ from __future__ import annotations
 
 import copy
 import functools
-import json
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
 
 import httpx
 from openapi_core import Config, OpenAPI
-from openapi_core.datatypes import RequestParameters
-from werkzeug.datastructures import Headers, ImmutableMultiDict
+from werkzeug.datastructures import Headers
 
-DOCUMENT_ENV = "THOTIS_CALCOM_OPENAPI"
-DEFAULT_DOCUMENT = Path(__file__).resolve().parents[4] / "shared" / "reference" / "calcom-api-v2-openapi.json"
+# One loader and one request adapter for both suites; the corrections below are the simulator's.
+from tests.calcom_client.openapi_validation import HttpxRequest, raw_document
+
 _NULL = {"type": "object", "nullable": True, "enum": [None]}
-
-
-def document_path() -> Path:
-    """`$THOTIS_CALCOM_OPENAPI` if set, else the `shared/reference` copy beside the repository."""
-    configured = os.environ.get(DOCUMENT_ENV)
-    return Path(configured) if configured else DEFAULT_DOCUMENT
 
 
 def _nodes(node: Any) -> Iterator[dict[str, Any]]:
@@ -121,40 +111,7 @@ def openapi() -> OpenAPI:
     The document is not validated as a whole: as published it has undeclared path parameters and
     13 dangling `$ref`s (contract §12), none of them on the paths the simulator serves.
     """
-    document = json.loads(document_path().read_text(encoding="utf-8"))
-    return OpenAPI.from_dict(corrected(document), config=Config(spec_validator_cls=None))
-
-
-class _Request:
-    """An `httpx.Request` through openapi-core's request protocol."""
-
-    def __init__(self, request: httpx.Request) -> None:
-        self._request = request
-        self.parameters = RequestParameters(
-            query=ImmutableMultiDict(parse_qsl(request.url.query.decode(), keep_blank_values=True)),
-            header=Headers(list(request.headers.items())),
-            cookie=ImmutableMultiDict(),
-        )
-
-    @property
-    def host_url(self) -> str:
-        return f"{self._request.url.scheme}://{self._request.url.netloc.decode()}"
-
-    @property
-    def path(self) -> str:
-        return self._request.url.path
-
-    @property
-    def method(self) -> str:
-        return self._request.method.lower()
-
-    @property
-    def body(self) -> bytes | None:
-        return self._request.content or None
-
-    @property
-    def content_type(self) -> str:
-        return self._request.headers.get("content-type", "application/json").split(";")[0]
+    return OpenAPI.from_dict(corrected(raw_document()), config=Config(spec_validator_cls=None))
 
 
 class _Response:
@@ -169,12 +126,12 @@ class _Response:
 
 def validate_request(request: httpx.Request) -> None:
     """Raise if `request` does not match the document (path, parameters, headers, body)."""
-    openapi().validate_request(_Request(request))
+    openapi().validate_request(HttpxRequest(request))
 
 
 def validate_response(response: httpx.Response) -> None:
     """Raise if `response` does not match the documented response of its request."""
-    openapi().validate_response(_Request(response.request), _Response(response))
+    openapi().validate_response(HttpxRequest(response.request), _Response(response))
 
 
 ERROR_ENVELOPE_KEYS = {"status", "timestamp", "path", "error"}
