@@ -35,11 +35,11 @@ from benchmarks.stack import (
     ROOT,
     Names,
     Server,
-    clean_env,
     create_database,
     database_url,
     free_port,
     service_token,
+    sidecar_env,
 )
 
 #: SPEC.md §8: what the sidecar may add to Cal.com's own latency (p99).
@@ -88,17 +88,13 @@ def mentor_ids() -> list[str]:
 def demo_server(*, db_url: str, redis_url: str, prefix: str, delay_ms: float, log_path: Path, token: str) -> Server:
     """`thotis demo` (one in-process uvicorn worker, Cal.com simulator) on the local PostgreSQL and Redis."""
     port = free_port()
-    env = clean_env(
-        {
-            "THOTIS_ENV": "demo",
-            "THOTIS_DATABASE_URL": db_url,
-            "THOTIS_REDIS_URL": redis_url,
-            "THOTIS_REDIS_KEY_PREFIX": prefix,
-            "THOTIS_PORT": str(port),
-            "THOTIS_HOST": "127.0.0.1",
-            "THOTIS_RATE_LIMIT_API_PER_MINUTE": "100000000",
-            "THOTIS_CALCOM_SIMULATOR_DELAY_MS": f"{delay_ms:g}",
-        }
+    env = sidecar_env(
+        env="demo",
+        db_url=db_url,
+        redis_url=redis_url,
+        prefix=prefix,
+        port=port,
+        THOTIS_CALCOM_SIMULATOR_DELAY_MS=f"{delay_ms:g}",
     )
     argv = [sys.executable, "-m", "adapter.cli", "demo", "--per-field", str(DEMO_PER_FIELD)]
     return Server("demo", argv, env, port, log_path, "/health/ready", {"Authorization": f"Bearer {token}"})

@@ -194,20 +194,26 @@ def stop_group(process: subprocess.Popen[bytes], timeout_s: float) -> None:
             continue
 
 
-def app_server(*, db_url: str, redis_url: str, prefix: str, workers: int, log_path: Path, token: str) -> Server:
-    """The real sidecar, started the way production starts it (`thotis serve`)."""
-    port = free_port()
-    env = clean_env(
+def sidecar_env(*, env: str, db_url: str, redis_url: str, prefix: str, port: int, **extra: str) -> dict[str, str]:
+    """The environment of a benchmarked sidecar: our servers, our key prefix, no rate limit in the way."""
+    return clean_env(
         {
-            "THOTIS_ENV": "test",
+            "THOTIS_ENV": env,
             "THOTIS_DATABASE_URL": db_url,
             "THOTIS_REDIS_URL": redis_url,
             "THOTIS_REDIS_KEY_PREFIX": prefix,
             "THOTIS_PORT": str(port),
             "THOTIS_HOST": "127.0.0.1",
             "THOTIS_RATE_LIMIT_API_PER_MINUTE": "100000000",
+            **extra,
         }
     )
+
+
+def app_server(*, db_url: str, redis_url: str, prefix: str, workers: int, log_path: Path, token: str) -> Server:
+    """The real sidecar, started the way production starts it (`thotis serve`)."""
+    port = free_port()
+    env = sidecar_env(env="test", db_url=db_url, redis_url=redis_url, prefix=prefix, port=port)
     argv = [sys.executable, "-m", "adapter.cli", "serve", "--workers", str(workers), "--port", str(port)]
     return Server("sidecar", argv, env, port, log_path, "/health/ready", {"Authorization": f"Bearer {token}"})
 
