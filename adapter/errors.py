@@ -25,6 +25,7 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from pydantic.alias_generators import to_camel
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -53,14 +54,9 @@ def _validation_details(exc: ValidationException) -> dict[str, Any]:
             source = str(getattr(item.get("source"), "value", item.get("source")) or "body")
             key = str(item.get("key") or "")
             # Body keys are already the JSON names; query keys are Python names.
-            field = key if source == "body" else _camel(key)
+            field = key if source == "body" else to_camel(key)
             errors.append({"field": field, "message": str(item.get("message") or "invalid value"), "source": source})
     return {"errors": errors}
-
-
-def _camel(name: str) -> str:
-    first, *rest = name.split("_")
-    return first + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 def handle_thotis_error(request: Request[Any, Any, Any], exc: ThotisError) -> Response[bytes]:

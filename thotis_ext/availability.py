@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from calcom_client import CalcomClient, CalcomError
 from core.cache import Cache, dump
 from core.clock import Clock
-from core.database import after_commit
 from core.errors import Conflict
 from thotis_ext import rules
 from thotis_ext.calcom_errors import as_thotis_error
@@ -26,11 +25,10 @@ from thotis_ext.enums import CalcomLinkStatus
 from thotis_ext.models import StudentProfile
 from thotis_ext.profiles.repository import ProfileRepository
 from thotis_ext.profiles.service import (
-    LIST_GROUP,
     ProfileNotFound,
     booking_target_key,
     check_user_id,
-    profile_cache_keys,
+    invalidate_profile_after_commit,
 )
 
 
@@ -135,12 +133,7 @@ class AvailabilityService:
             raise ProfileNotFound()
         count = await refresh_free_slot_count(self.client, profile, self.clock.now())
         await self.repo.session.flush()
-
-        async def invalidate() -> None:
-            await self.cache.delete(*profile_cache_keys(user_id))
-            await self.cache.invalidate_group(LIST_GROUP)
-
-        after_commit(self.repo.session, invalidate)
+        invalidate_profile_after_commit(self.repo.session, self.cache, user_id)
         return count
 
     async def _cached_slots(self, event_type_id: int, start: datetime, end: datetime) -> list[Slot]:

@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic.alias_generators import to_camel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -85,6 +86,18 @@ def profile_cache_keys(user_id: str) -> tuple[str, str, str]:
     return _profile_key(user_id, "public"), _profile_key(user_id, "private"), _profile_key(user_id, "booking")
 
 
+def invalidate_profile_after_commit(session: AsyncSession, cache: Cache, user_id: str, *groups: str) -> None:
+    """Once the transaction commits, drop every cached view of the profile, every list page
+    (its counts and rating order them) and any further `groups` (e.g. its slots)."""
+
+    async def invalidate() -> None:
+        await cache.delete(*profile_cache_keys(user_id))
+        for group in (LIST_GROUP, *groups):
+            await cache.invalidate_group(group)
+
+    after_commit(session, invalidate)
+
+
 def _list_key(filters: ProfileFilters, offset: int, limit: int) -> str:
     raw = "\x1f".join(
         str(part) for part in (filters.field, filters.university, filters.available, filters.text, offset, limit)
@@ -157,7 +170,7 @@ class ProfileService:
         if cleared:
             raise InvalidInput(
                 "Required fields cannot be cleared.",
-                details={"errors": [{"field": _camel(name), "message": "cannot be null"} for name in cleared]},
+                details={"errors": [{"field": to_camel(name), "message": "cannot be null"} for name in cleared]},
             )
         for name in ("name", "email", "locale"):
             if name in provided:
@@ -329,16 +342,12 @@ class ProfileService:
         profile.calcom_username = link.username
         if link.api_key is not None:
             profile.calcom_api_key_encrypted = self.box.encrypt(link.api_key.get_secret_value())
-        # Provisioning the event type (R1.1, R3.2) happens with the Cal.com client.
+        # Pending until the linker has checked the identity and the event type (R1.1, R3.2).
         profile.calcom_link_status = CalcomLinkStatus.PENDING.value
         profile.calcom_link_error = None
 
     def _invalidate_after_commit(self, user_id: str) -> None:
-        async def invalidate() -> None:
-            await self.cache.delete(*profile_cache_keys(user_id))
-            await self.cache.invalidate_group(LIST_GROUP)
-
-        after_commit(self.session, invalidate)
+        invalidate_profile_after_commit(self.session, self.cache, user_id)
 
 
 def _split_page(cached: bytes) -> Page:
@@ -347,8 +356,3 @@ def _split_page(cached: bytes) -> Page:
     if not sep or not head.startswith(b'{"t":') or not rest.endswith(b"}"):
         raise ValueError("corrupt cached page")
     return Page(items_json=rest[:-1], total=int(head[5:]))
-
-
-def _camel(name: str) -> str:
-    first, *others = name.split("_")
-    return first + "".join(word.capitalize() for word in others)

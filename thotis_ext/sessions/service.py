@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from calcom_client import Attendee, Booking, CalcomBadRequest, CalcomClient, CalcomError
 from core.cache import Cache
 from core.clock import Clock
-from core.database import after_commit
 from core.errors import BusinessRuleViolation, Conflict, Forbidden, InvalidInput, NotFound
 from thotis_ext import rules
 from thotis_ext.availability import MentorNotBookable, slots_group
@@ -27,7 +26,7 @@ from thotis_ext.calcom_link import CalcomLinker
 from thotis_ext.enums import CalcomLinkStatus, CancelledBy, SessionStatus
 from thotis_ext.models import Session, StudentProfile
 from thotis_ext.profiles.repository import ProfileRepository
-from thotis_ext.profiles.service import LIST_GROUP, ProfileNotFound, profile_cache_keys
+from thotis_ext.profiles.service import ProfileNotFound, invalidate_profile_after_commit
 from thotis_ext.sessions.repository import SessionRepository
 from thotis_ext.sessions.schemas import BookingCreate, as_utc
 from thotis_ext.sessions.views import session_view
@@ -298,15 +297,8 @@ class SessionService:
             log.error("booking %s exists in Cal.com but could not be recorded nor cancelled", uid)
 
     def _invalidate_after_commit(self, mentor: StudentProfile) -> None:
-        event_type_id = mentor.calcom_event_type_id
-
-        async def invalidate() -> None:
-            await self.cache.delete(*profile_cache_keys(mentor.user_id))
-            await self.cache.invalidate_group(LIST_GROUP)  # free-slot counts order the lists
-            if event_type_id is not None:
-                await self.cache.invalidate_group(slots_group(event_type_id))
-
-        after_commit(self.session, invalidate)
+        slots = (slots_group(mentor.calcom_event_type_id),) if mentor.calcom_event_type_id is not None else ()
+        invalidate_profile_after_commit(self.session, self.cache, mentor.user_id, *slots)
 
 
 def _in_discovery(start: datetime, now: datetime) -> int:
