@@ -8,7 +8,7 @@ trip on hot reads; every invalidation is published so each process drops its cop
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import msgspec
@@ -97,29 +97,30 @@ class Cache:
             self._local.clear()
 
     async def delete(self, *keys: str) -> None:
+        await self.invalidate(keys)
+
+    async def invalidate_group(self, group: str) -> None:
+        await self.invalidate(groups=(group,))
+
+    async def invalidate(self, keys: Iterable[str] = (), groups: Iterable[str] = ()) -> None:
+        """Drop `keys` and every key of `groups`, here and in every process, in one Redis round trip."""
+        keys, groups = tuple(keys), tuple(groups)
         full = [self._redis.key("cache", key) for key in keys]
 
         async def call(client: Redis) -> None:
             async with client.pipeline(transaction=False) as pipe:
-                pipe.unlink(*full)
+                if full:
+                    pipe.unlink(*full)
                 for key in keys:
                     pipe.publish(self._channel, "k:" + key)
+                for group in groups:
+                    pipe.eval(_INVALIDATE_GROUP, 1, self._redis.key("group", group))
+                    pipe.publish(self._channel, "g:" + group)
                 await pipe.execute()
 
         await self._redis.run(call, None)
         if self._local is not None:
             for key in keys:
                 self._local.drop(key)
-
-    async def invalidate_group(self, group: str) -> None:
-        group_key = self._redis.key("group", group)
-
-        async def call(client: Redis) -> None:
-            async with client.pipeline(transaction=False) as pipe:
-                pipe.eval(_INVALIDATE_GROUP, 1, group_key)
-                pipe.publish(self._channel, "g:" + group)
-                await pipe.execute()
-
-        await self._redis.run(call, None)
-        if self._local is not None:
-            self._local.drop_group(group)
+            for group in groups:
+                self._local.drop_group(group)

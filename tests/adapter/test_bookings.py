@@ -153,6 +153,21 @@ class TestBooking:
         async with services.database.engine.connect() as connection:
             assert await connection.scalar(text("SELECT count(*) FROM thotis.sessions")) == 0
 
+    async def test_a_reused_cal_com_booking_id_is_a_502_and_the_new_booking_is_undone(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
+    ) -> None:
+        """A Cal.com that lost its data (a restarted simulator) hands out an id Thotis holds."""
+        await linked_mentor(api, simulator)
+        first = (await book(api, booking())).json()["data"]
+        first_id = simulator.store.bookings[first["uid"]].id
+        simulator.store._counters["booking"] = first_id - 1  # the next booking gets its id again
+        response = await book(api, booking(SLOT + timedelta(minutes=15)))
+        assert_error(response, 502, "CALCOM_INCONSISTENT")
+        [second] = [b for b in simulator.store.bookings.values() if b.id == first_id and b.uid != first["uid"]]
+        assert second.status == "CANCELLED"
+        async with services.database.engine.connect() as connection:
+            assert await connection.scalar(text("SELECT count(*) FROM thotis.sessions")) == 1
+
 
 class TestCancellation:
     async def test_cancel_records_who_and_why_and_moves_counters(

@@ -91,9 +91,7 @@ def invalidate_profile_after_commit(session: AsyncSession, cache: Cache, user_id
     (its counts and rating order them) and any further `groups` (e.g. its slots)."""
 
     async def invalidate() -> None:
-        await cache.delete(*profile_cache_keys(user_id))
-        for group in (LIST_GROUP, *groups):
-            await cache.invalidate_group(group)
+        await cache.invalidate(profile_cache_keys(user_id), (LIST_GROUP, *groups))
 
     after_commit(session, invalidate)
 

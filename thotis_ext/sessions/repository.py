@@ -29,6 +29,11 @@ class SessionRepository:
             name: func.greatest(getattr(StudentProfile, name) + delta, 0) for name, delta in deltas.items() if delta
         }
         if values:
+            # A loaded profile keeps its old counters until the commit expires it: nothing reads
+            # them in between, and synchronising would cost SQLAlchemy an extra SELECT.
             await self.session.execute(
-                update(StudentProfile).where(StudentProfile.user_id == mentor_id).values(**values)
+                update(StudentProfile)
+                .where(StudentProfile.user_id == mentor_id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
             )

@@ -21,7 +21,7 @@ from core.clock import Clock
 from core.errors import BusinessRuleViolation, Conflict, Forbidden, InvalidInput, NotFound
 from thotis_ext import rules
 from thotis_ext.availability import MentorNotBookable, slots_group
-from thotis_ext.calcom_errors import as_thotis_error
+from thotis_ext.calcom_errors import CalcomRejected, as_thotis_error
 from thotis_ext.calcom_link import CalcomLinker
 from thotis_ext.enums import CalcomLinkStatus, CancelledBy, SessionStatus
 from thotis_ext.models import Session, StudentProfile
@@ -98,18 +98,27 @@ class SessionService:
         }
         booking = await self._book_in_calcom(mentor, start, fields)
         row = _scheduled_row(booking, mentor.user_id, start, fields)
+        api_key = self.linker.api_key_for(mentor)  # read now: a failed flush leaves `mentor` unloadable
         try:
-            async with self.session.begin_nested():
-                self.sessions.add(row)
-                await self.session.flush()
-                await self.sessions.bump_counters(
-                    mentor.user_id, scheduled_sessions=1, available_slots_7d=-_in_discovery(start, now)
-                )
+            # No savepoint: on a conflict the whole request's transaction is rolled back anyway.
+            self.sessions.add(row)
+            await self.session.flush()
         except IntegrityError as exc:
-            await self._undo_booking(booking.uid, mentor)
+            await self._undo_booking(booking.uid, api_key)
             if "uq_sessions_mentor_scheduled_start" in str(exc.orig):
                 raise SlotUnavailable(details={"start": start.isoformat()}) from exc
+            if "uq_sessions_calcom_booking_id" in str(exc.orig):
+                # Only a Cal.com that lost its data (or a restarted simulator) reuses booking ids.
+                log.error("Cal.com answered booking id %s, which Thotis already holds; booking undone", booking.id)
+                raise CalcomRejected(
+                    "Cal.com answered with a booking id Thotis already holds; the booking was undone.",
+                    code="CALCOM_INCONSISTENT",
+                    details={"calcomBookingId": booking.id},
+                ) from exc
             raise  # any other constraint is a bug: the Cal.com booking was undone, report it
+        await self.sessions.bump_counters(
+            mentor.user_id, scheduled_sessions=1, available_slots_7d=-_in_discovery(start, now)
+        )
         self._invalidate_after_commit(mentor)
         return session_view(row)
 
@@ -190,7 +199,7 @@ class SessionService:
                 uid, reason=f"Rescheduled to {booking.uid}", api_key=self.linker.api_key_for(mentor)
             )
         except CalcomError as exc:
-            await self._undo_booking(booking.uid, mentor)
+            await self._undo_booking(booking.uid, self.linker.api_key_for(mentor))
             raise as_thotis_error(exc) from exc
         old.status = SessionStatus.CANCELLED.value
         old.rescheduled_to_uid = booking.uid
@@ -288,11 +297,9 @@ class SessionService:
             raise Forbidden("This session belongs to another mentor.", code="NOT_OWNER")
         return row
 
-    async def _undo_booking(self, uid: str, mentor: StudentProfile) -> None:
+    async def _undo_booking(self, uid: str, api_key: str | None) -> None:
         try:
-            await self.client.cancel_booking(
-                uid, reason="Not recorded by Thotis", api_key=self.linker.api_key_for(mentor)
-            )
+            await self.client.cancel_booking(uid, reason="Not recorded by Thotis", api_key=api_key)
         except CalcomError:
             log.error("booking %s exists in Cal.com but could not be recorded nor cancelled", uid)
 
