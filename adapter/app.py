@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -92,6 +93,14 @@ def _init_sentry(settings: Settings) -> None:
     )
 
 
+def _freeze_startup_objects() -> None:
+    """Move everything allocated at start-up (modules, routes, mappers, schemas) out of the
+    garbage collector's reach: a full collection then scans only what requests allocated, so its
+    pause stays a few ms instead of tens of ms under load."""
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(
     settings: Settings | None = None, *, services: Services | None = None, simulator: CalcomSimulator | None = None
 ) -> Litestar:
@@ -108,6 +117,7 @@ def create_app(
             return
         app.state.services = build_services(settings, simulator=simulator)
         app.state.services.start()
+        _freeze_startup_objects()
         try:
             yield
         finally:
