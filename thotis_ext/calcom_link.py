@@ -48,6 +48,10 @@ def drifted(event_type: EventType) -> bool:
     )
 
 
+def _thotis_event_type_in(event_types: list[EventType]) -> EventType | None:
+    return next((et for et in event_types if et.slug == THOTIS_EVENT_SLUG), None)
+
+
 @dataclass(frozen=True, slots=True)
 class LinkOutcome:
     """What linking did: the status stored and, on failure, why."""
@@ -81,24 +85,29 @@ class CalcomLinker:
     async def _link(self, profile: StudentProfile) -> LinkOutcome:
         if not profile.calcom_username:
             return LinkOutcome(CalcomLinkStatus.UNLINKED)
-        key = self.api_key_for(profile)
-        if key is None:
+        own_key = self.box.decrypt(profile.calcom_api_key_encrypted) if profile.calcom_api_key_encrypted else None
+        if own_key is None and self.organisation_key is None:
             return LinkOutcome(CalcomLinkStatus.ERROR, "No Cal.com API key: give the mentor's apiKey.")
         try:
-            me = await self.client.me(key)
+            if own_key is None:  # the organisation key: `me` would be the organisation's admin
+                existing = await self.client.list_event_types(
+                    username=profile.calcom_username, event_slug=THOTIS_EVENT_SLUG, api_key=self.organisation_key
+                )
+                return self._adopt_with_organisation_key(profile, _thotis_event_type_in(existing))
+            me = await self.client.me(own_key)
             if me.username and me.username != profile.calcom_username:
                 return LinkOutcome(
                     CalcomLinkStatus.ERROR,
                     f"The API key belongs to Cal.com user {me.username!r}, not {profile.calcom_username!r}.",
                 )
             existing = await self.client.list_event_types(
-                username=profile.calcom_username, event_slug=THOTIS_EVENT_SLUG, api_key=key
+                username=profile.calcom_username, event_slug=THOTIS_EVENT_SLUG, api_key=own_key
             )
-            adopted = next((et for et in existing if et.slug == THOTIS_EVENT_SLUG), None)
+            adopted = _thotis_event_type_in(existing)
             if adopted is None:
-                event_type = await self.client.create_event_type(key, thotis_event_type())
+                event_type = await self.client.create_event_type(own_key, thotis_event_type())
             elif drifted(adopted):
-                event_type = await self.client.update_event_type(key, adopted.id, thotis_event_type())
+                event_type = await self.client.update_event_type(own_key, adopted.id, thotis_event_type())
             else:
                 event_type = adopted
         except CalcomBadRequest as exc:
@@ -115,3 +124,28 @@ class CalcomLinker:
         profile.calcom_user_id = me.id
         profile.calcom_event_type_id = event_type.id
         return LinkOutcome(CalcomLinkStatus.LINKED, adopted=adopted is not None)
+
+    @staticmethod
+    def _adopt_with_organisation_key(profile: StudentProfile, found: EventType | None) -> LinkOutcome:
+        """Link with the organisation key alone: adopt the member's `thotis-15` as it is.
+
+        Cal.com API v2 has no organisation endpoint that creates or edits a member's personal event
+        type (calcom-contract.md §2 C), so the mentor makes it once; bookings, cancellations and
+        reschedules then work with the organisation key.
+        """
+        if found is None:
+            return LinkOutcome(
+                CalcomLinkStatus.ERROR,
+                f"Cal.com user {profile.calcom_username!r} has no '{THOTIS_EVENT_SLUG}' event type, and the "
+                "organisation key cannot create one: create it in Cal.com (15 minutes, Google Meet, 2 hours "
+                "minimum notice) or give the mentor's own apiKey.",
+            )
+        if drifted(found):
+            return LinkOutcome(
+                CalcomLinkStatus.ERROR,
+                f"The '{THOTIS_EVENT_SLUG}' event type must last 15 minutes, use Google Meet and need 2 hours "
+                "notice; fix it in Cal.com or give the mentor's own apiKey so Thotis can.",
+            )
+        profile.calcom_user_id = found.owner_id
+        profile.calcom_event_type_id = found.id
+        return LinkOutcome(CalcomLinkStatus.LINKED, adopted=True)

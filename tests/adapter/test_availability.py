@@ -87,6 +87,41 @@ class TestLinking:
         response = await api.post(f"{API}/m2/profile", json=body, headers=auth(Role.MENTOR, "m2"))
         assert_error(response, 409, "CALCOM_ACCOUNT_TAKEN")
 
+    async def test_organisation_key_adopts_the_members_event_type_and_books_with_it(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator, monkeypatch: Any
+    ) -> None:
+        admin, user = new_user(simulator), new_user(simulator)
+        monkeypatch.setattr(services.linker, "organisation_key", admin.api_key)
+        existing = simulator.add_event_type(user, title="Thotis", slug="thotis-15", slot_interval=15)
+        data = await create_profile(api, "m1", valid_body(calcom={"username": user.username}))
+        assert data["calcom"]["status"] == "linked", data["calcom"]
+        assert data["calcom"]["eventTypeId"] == existing.id and data["calcom"]["userId"] == user.id
+        start = NOW + timedelta(days=1, hours=1)
+        body = {
+            "mentorId": "m1",
+            "start": start.isoformat(),
+            "consent": True,
+            "prospectiveStudent": {"name": "Léa", "email": "lea@example.org", "timeZone": "UTC", "language": "fr"},
+        }
+        booked = await api.post("/api/v2/bookings", json=body, headers=SERVICE)
+        assert booked.status_code == 201, booked.text
+        assert simulator.store.bookings[booked.json()["data"]["uid"]].event_type_id == existing.id
+        cancelled = await api.delete(f"/api/v2/bookings/{booked.json()['data']['uid']}", headers=SERVICE)
+        assert cancelled.status_code == 200, cancelled.text
+
+    async def test_organisation_key_cannot_create_nor_repair_an_event_type(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator, monkeypatch: Any
+    ) -> None:
+        admin, bare, edited = new_user(simulator), new_user(simulator), new_user(simulator)
+        monkeypatch.setattr(services.linker, "organisation_key", admin.api_key)
+        simulator.add_event_type(edited, title="Thotis", slug="thotis-15", length=30)
+        missing = await create_profile(api, "m1", valid_body(calcom={"username": bare.username}))
+        assert missing["calcom"]["status"] == "error" and "organisation key" in missing["calcom"]["error"]
+        drift = await create_profile(api, "m2", valid_body(calcom={"username": edited.username}))
+        assert drift["calcom"]["status"] == "error" and "15 minutes" in drift["calcom"]["error"]
+        assert not any(et.owner_id == bare.id for et in simulator.store.event_types.values())
+        assert [et.length for et in simulator.store.event_types.values() if et.owner_id == edited.id] == [30]
+
     async def test_api_key_is_never_returned(self, api: httpx.AsyncClient, simulator: CalcomSimulator) -> None:
         user = await linked_mentor(api, simulator)
         for headers in (ADMIN, SERVICE, auth(Role.MENTOR, "m1")):
