@@ -98,13 +98,43 @@ def token(role: str, sub: str, ttl: int) -> None:
 
 @main.command()
 @click.option("--per-field", type=int, default=3, show_default=True)
-def seed(per_field: int) -> None:
+@click.option(
+    "--link",
+    is_flag=True,
+    help="Also link them to the Cal.com at THOTIS_CALCOM_API_URL (a `thotis simulator`, whose users "
+    "hold the sample API keys).",
+)
+def seed(per_field: int, link: bool) -> None:
     """Create the sample mentors (skips those that exist)."""
+    from adapter.calcom_wiring import connect_calcom
     from adapter.demo import seed_database
 
     settings = _settings()
-    created = asyncio.run(seed_database(settings, _require_database(settings), per_field))
-    click.echo(f"seed: {created} mentors created")
+    database_url = _require_database(settings)
+    if link and not settings.calcom_api_url:
+        raise click.ClickException("--link needs THOTIS_CALCOM_API_URL (e.g. the URL of `thotis simulator`)")
+    calcom = connect_calcom(settings) if link else None
+    created = asyncio.run(seed_database(settings, database_url, per_field, calcom))
+    click.echo(f"seed: {created} mentors created" + (", all linked to Cal.com" if link else ""))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8010, show_default=True)
+@click.option("--per-field", type=int, default=3, show_default=True, help="Sample mentors (users) per field.")
+@click.option(
+    "--webhook-url",
+    default=None,
+    help="Where the users' booking webhooks go (default: /webhooks/calcom of THOTIS_HOST:THOTIS_PORT).",
+)
+def simulator(host: str, port: int, per_field: int, webhook_url: str | None) -> None:
+    """Run the Cal.com simulator as its own server (delay: THOTIS_CALCOM_SIMULATOR_DELAY_MS; webhook
+    secret: THOTIS_CALCOM_WEBHOOK_SECRET)."""
+    from adapter.demo import run_simulator
+
+    settings = _settings()
+    hook_url = webhook_url or f"http://{settings.host}:{settings.port}/webhooks/calcom"
+    run_simulator(settings, host=host, port=port, per_field=per_field, hook_url=hook_url)
 
 
 @main.group()

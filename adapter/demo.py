@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import sys
+import time
 import warnings
 
 import click
@@ -14,7 +15,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from adapter.auth import Role, mint_token
-from adapter.calcom_wiring import connect_calcom
+from adapter.calcom_wiring import CalcomConnection, connect_calcom
 from adapter.embedded import EmbeddedServers
 from calcom_client.simulator import CalcomSimulator
 from core.cache import Cache
@@ -30,34 +31,42 @@ from thotis_ext.profiles.service import ProfileConfig, ProfileService
 from thotis_ext.seed import demo_api_key, sample_profiles, seed_profiles
 
 log = logging.getLogger(__name__)
+#: 2020-01-01T00:00Z: the standalone simulator's booking ids count seconds from it.
+SIMULATOR_EPOCH = 1_577_836_800
 DEMO_TRIGGERS = ("BOOKING_CREATED", "BOOKING_CANCELLED", "BOOKING_RESCHEDULED", "MEETING_ENDED")
 
 
+def sample_simulator(settings: Settings, per_field: int, hook_url: str) -> CalcomSimulator:
+    """A Cal.com simulator holding the sample mentors' users (API keys `demo_api_key`), each
+    subscribed to send its booking webhooks to `hook_url`, signed with the configured secret."""
+    simulator = CalcomSimulator(
+        webhook_client=httpx.AsyncClient(timeout=10), delay_seconds=settings.calcom_simulator_delay_ms / 1000
+    )
+    secret = settings.calcom_webhook_secret.get_secret_value() if settings.calcom_webhook_secret else None
+    for user_id, profile in sample_profiles(per_field):
+        user = simulator.add_user(user_id, str(profile.email), name=profile.name, api_key=demo_api_key(user_id))
+        simulator.subscribe(hook_url, DEMO_TRIGGERS, user=user, secret=secret)
+    return simulator
+
+
 async def seed_database(
-    settings: Settings, database_url: str, per_field: int, simulator: CalcomSimulator | None = None
+    settings: Settings, database_url: str, per_field: int, calcom: CalcomConnection | None = None
 ) -> int:
     """Seed sample mentors through the profile service, committing once.
 
-    With a Cal.com simulator, each sample mentor also gets a simulator user and is linked to it
-    (the simulator starts empty on every run, so existing mentors are linked again).
+    With a Cal.com connection (the demo's simulator, or `thotis simulator` by URL), each sample
+    mentor is also linked to its Cal.com user (again, for existing mentors: a simulator starts
+    empty on every run) and its free slots are counted. The connection is closed afterwards.
     """
     database = Database(database_url, pool_size=2)
     client = connect_redis(settings.redis_url) if settings.redis_url else None
     gateway = RedisGateway(client, prefix=settings.redis_key_prefix)
     box = SecretBox(settings.encryption_key.get_secret_value())
-    calcom = connect_calcom(settings, simulator=simulator) if simulator is not None else None
-    if simulator is not None:
-        # Cal.com's webhooks for the sample mentors go to this sidecar, signed with the shared secret.
-        hook_url = f"http://{settings.host}:{settings.port}/webhooks/calcom"
-        secret = settings.calcom_webhook_secret.get_secret_value() if settings.calcom_webhook_secret else None
-        for user_id, profile in sample_profiles(per_field):
-            user = simulator.add_user(user_id, str(profile.email), name=profile.name, api_key=demo_api_key(user_id))
-            simulator.subscribe(hook_url, DEMO_TRIGGERS, user=user, secret=secret)
     try:
-        if simulator is not None:
+        if calcom is not None and calcom.simulator is not None:
             async with database.session() as session:
                 last = await session.scalar(select(func.max(SessionRow.calcom_booking_id)))
-            simulator.continue_ids_after("booking", int(last or 0))
+            calcom.simulator.continue_ids_after("booking", int(last or 0))
         linker = CalcomLinker(calcom.client, box) if calcom is not None else None
         async with database.session() as session:
             cache = Cache(gateway)
@@ -73,6 +82,22 @@ async def seed_database(
             await calcom.http.aclose()
         await gateway.close()
         await database.dispose()
+
+
+def run_simulator(settings: Settings, *, host: str, port: int, per_field: int, hook_url: str) -> None:
+    """`thotis simulator`: the Cal.com simulator as its own HTTP server, with the sample mentors.
+
+    Point a sidecar at it with THOTIS_CALCOM_API_URL=http://host:port and link the sample mentors
+    with `thotis seed --link`; it keeps everything in memory (one process, nothing on disk).
+    """
+    import uvicorn
+
+    simulator = sample_simulator(settings, per_field, hook_url)
+    # It forgets everything when it stops, but a sidecar keeps the booking ids it was given: start
+    # past any id an earlier run could have handed out (one a second since 2020; fits in int32).
+    simulator.continue_ids_after("booking", int(time.time()) - SIMULATOR_EPOCH)
+    click.echo(f"· Cal.com simulator on http://{host}:{port} — {per_field * 10} sample users, webhooks to {hook_url}")
+    uvicorn.run(simulator.app, host=host, port=port, log_level="warning", access_log=False)
 
 
 def run_demo(per_field: int) -> None:
@@ -105,17 +130,12 @@ def run_demo(per_field: int) -> None:
         click.echo("· applying migrations …")
         runner.upgrade(settings.database_url)
         # Without THOTIS_CALCOM_API_URL the demo runs against the in-process Cal.com simulator.
-        simulator = (
-            None
-            if settings.calcom_api_url
-            else CalcomSimulator(
-                webhook_client=httpx.AsyncClient(timeout=10),
-                delay_seconds=settings.calcom_simulator_delay_ms / 1000,
-            )
-        )
+        hook_url = f"http://{settings.host}:{settings.port}/webhooks/calcom"
+        simulator = None if settings.calcom_api_url else sample_simulator(settings, per_field, hook_url)
         if simulator is not None:
             click.echo("· Cal.com: in-process simulator (set THOTIS_CALCOM_API_URL for a real one)")
-        created = asyncio.run(seed_database(settings, settings.database_url, per_field, simulator))
+        calcom = connect_calcom(settings, simulator=simulator) if simulator is not None else None
+        created = asyncio.run(seed_database(settings, settings.database_url, per_field, calcom))
         click.echo(f"· sample mentors: {created} created")
         click.echo(_banner(settings))
         app = create_app(settings, simulator=simulator)

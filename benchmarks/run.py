@@ -92,6 +92,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--calcom-duration", type=float, default=10.0, help="calcom phase: measured seconds per measurement (10)"
     )
+    parser.add_argument(
+        "--calcom-rates",
+        default="500,200,20",
+        help="calcom phase: total req/s of availability hit, miss and booking; 0 = closed loop (500,200,20)",
+    )
     parser.add_argument("--per-field", type=int, default=10, help="Sample mentors per academic field (10 → 100)")
     parser.add_argument("--quick", action="store_true", help="Smoke run: ~8 s open loop, 3 short steps, 5 s closed")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "latest.md")
@@ -113,6 +118,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--step-retries must be 0..3")
     if args.calcom_delay_ms < 0:
         parser.error("--calcom-delay-ms must be ≥ 0")
+    try:
+        args.calcom_rates = tuple(float(r) for r in args.calcom_rates.split(","))
+    except ValueError:
+        parser.error("--calcom-rates takes three numbers: hit,miss,booking")
+    if len(args.calcom_rates) != 3 or any(r < 0 for r in args.calcom_rates):
+        parser.error("--calcom-rates takes three numbers ≥ 0: hit,miss,booking")
     if args.users < 1 or args.workers < 1 or args.rate <= 0 or any(r <= 0 for r in args.steps):
         parser.error("--users, --workers, --rate and --steps must be positive")
     for url in (args.postgres_url, args.redis_url):
@@ -291,7 +302,8 @@ def main(argv: list[str] | None = None) -> int:
 
         options = CalcomOptions(
             postgres_url=args.postgres_url, redis_url=args.redis_url, delay_ms=args.calcom_delay_ms,
-            users=args.users, warmup=args.warmup, duration=args.calcom_duration, out=args.out.parent / "calcom.md",
+            users=args.users, workers=args.workers, rates=args.calcom_rates,
+            warmup=args.warmup, duration=args.calcom_duration, out=args.out.parent / "calcom.md",
             command="python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None else argv),
         )  # fmt: skip
         code = run_calcom(options)

@@ -22,6 +22,7 @@ import httpx
 from redis.asyncio import Redis
 
 from adapter.auth import Role, mint_token
+from adapter.calcom_wiring import connect_calcom
 from adapter.demo import seed_database
 from core.settings import DEMO_JWT_SECRET, Environment, Settings
 from migrations.runner import upgrade
@@ -93,13 +94,23 @@ async def set_value(redis_url: str, key: str, value: bytes, ttl_seconds: int) ->
         await client.aclose()
 
 
-def migrate_and_seed(url: str, redis_url: str, prefix: str, per_field: int) -> int:
-    """Apply the migrations, then seed sample mentors the way `thotis seed` does."""
+def migrate_and_seed(
+    url: str, redis_url: str, prefix: str, per_field: int, *, calcom_api_url: str | None = None
+) -> int:
+    """Apply the migrations, then seed sample mentors the way `thotis seed` does (`seed --link`
+    when `calcom_api_url` names a `thotis simulator`)."""
     import asyncio
 
     upgrade(url)
-    settings = Settings(env=Environment.TEST, database_url=url, redis_url=redis_url, redis_key_prefix=prefix)
-    return asyncio.run(seed_database(settings, url, per_field))
+    settings = Settings(
+        env=Environment.TEST,
+        database_url=url,
+        redis_url=redis_url,
+        redis_key_prefix=prefix,
+        calcom_api_url=calcom_api_url,
+    )
+    calcom = connect_calcom(settings) if calcom_api_url else None
+    return asyncio.run(seed_database(settings, url, per_field, calcom))
 
 
 def service_token(ttl_seconds: int) -> str:
@@ -210,10 +221,12 @@ def sidecar_env(*, env: str, db_url: str, redis_url: str, prefix: str, port: int
     )
 
 
-def app_server(*, db_url: str, redis_url: str, prefix: str, workers: int, log_path: Path, token: str) -> Server:
+def app_server(
+    *, db_url: str, redis_url: str, prefix: str, workers: int, log_path: Path, token: str, **extra_env: str
+) -> Server:
     """The real sidecar, started the way production starts it (`thotis serve`)."""
     port = free_port()
-    env = sidecar_env(env="test", db_url=db_url, redis_url=redis_url, prefix=prefix, port=port)
+    env = sidecar_env(env="test", db_url=db_url, redis_url=redis_url, prefix=prefix, port=port, **extra_env)
     argv = [sys.executable, "-m", "adapter.cli", "serve", "--workers", str(workers), "--port", str(port)]
     return Server("sidecar", argv, env, port, log_path, "/health/ready", {"Authorization": f"Bearer {token}"})
 

@@ -1,14 +1,20 @@
-"""The `thotis` command line: tokens, config check."""
+"""The `thotis` command line: tokens, config check, seed, simulator."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
+import httpx
 import jwt
 import pytest
+import uvicorn
 from click.testing import CliRunner
 
 from adapter.cli import main
 from core.settings import DEMO_JWT_SECRET
 from tests.core.test_settings import PRODUCTION
+from thotis_ext.seed import demo_api_key, sample_profiles
 
 
 class TestCli:
@@ -41,3 +47,30 @@ class TestCli:
         monkeypatch.setenv("THOTIS_ENV", "production")
         result = CliRunner().invoke(main, ["serve"])
         assert result.exit_code != 0 and "unsafe production settings" in result.output
+
+    def test_seed_link_needs_a_cal_com_url(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("THOTIS_DATABASE_URL", "postgresql+asyncpg://nobody@127.0.0.1:1/none")
+        monkeypatch.delenv("THOTIS_CALCOM_API_URL", raising=False)
+        result = CliRunner().invoke(main, ["seed", "--link"])
+        assert result.exit_code != 0 and "THOTIS_CALCOM_API_URL" in result.output
+
+    def test_simulator_serves_the_sample_mentors_users(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """`thotis simulator` hands uvicorn a simulator whose users hold the sample API keys."""
+        served: dict[str, Any] = {}
+        monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(app=app, **options))
+        monkeypatch.setenv("THOTIS_CALCOM_WEBHOOK_SECRET", "whsec-cli-test-secret-0123456789")
+        result = CliRunner().invoke(
+            main, ["simulator", "--port", "8999", "--per-field", "1", "--webhook-url", "http://sidecar/webhooks/calcom"]
+        )
+        assert result.exit_code == 0, result.output
+        assert served["port"] == 8999 and "10 sample users" in result.output
+
+        async def me(key: str) -> httpx.Response:
+            transport = httpx.ASGITransport(app=served["app"])
+            async with httpx.AsyncClient(transport=transport, base_url="http://calcom") as client:
+                return await client.get("/v2/me", headers={"Authorization": f"Bearer {key}"})
+
+        first = sample_profiles(1)[0][0]
+        answer = asyncio.run(me(demo_api_key(first)))
+        assert answer.status_code == 200 and answer.json()["data"]["username"] == first
+        assert asyncio.run(me("cal_not_a_key")).status_code == 401
