@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 import warnings
@@ -112,6 +113,7 @@ def run_demo(per_field: int) -> None:
     # The embedded servers' wheels warn about XDG_RUNTIME_DIR on headless machines; harmless.
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     base = Settings()
+    _require_free_port(base.host, base.port)
     servers = EmbeddedServers(base.data_dir)
     # A plain SIGTERM must still run `finally` so the embedded servers stop with the demo.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -142,6 +144,18 @@ def run_demo(per_field: int) -> None:
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     finally:
         servers.stop()
+
+
+def _require_free_port(host: str, port: int) -> None:
+    """Fail before starting anything when the demo could not listen (another demo, say)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot listen on {host}:{port} ({exc.strerror}); stop what uses it or set THOTIS_PORT"
+            ) from None
 
 
 def _banner(settings: Settings) -> str:

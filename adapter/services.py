@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass
 
 from adapter.auth import TokenVerifier
@@ -18,6 +17,9 @@ from core.redis import RedisGateway
 from core.settings import Settings
 from thotis_ext.calcom_link import CalcomLinker
 from thotis_ext.profiles.service import ProfileConfig
+
+#: The invalidation listener notices a stop request within its 1 s poll; never wait longer than this.
+LISTENER_STOP_SECONDS = 3.0
 
 
 @dataclass(slots=True)
@@ -45,9 +47,12 @@ class Services:
 
     async def close(self) -> None:
         if self._listener is not None:
+            assert self.invalidations is not None
+            # redis-py can swallow a cancellation that lands while it subscribes, so the listener
+            # is also told to stop, and waited for only so long.
+            self.invalidations.stop()
             self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+            await asyncio.wait({self._listener}, timeout=LISTENER_STOP_SECONDS)
             self._listener = None
         await self.calcom.close()
         await self.redis.close()

@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 #: Longest a local entry lives, bounding staleness from the read/invalidate race of cache-aside.
 LOCAL_TTL_SECONDS = 10.0
+#: How long the listener waits for a message before it looks again whether it should stop.
+POLL_SECONDS = 1.0
 
 
 class LocalCache:
@@ -78,20 +80,29 @@ class InvalidationListener:
         self._local = local
         self._retry = retry_seconds
         self.channel = gateway.key("invalidate")
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Ask `run` to return; it notices within a second (see `run`)."""
+        self._stopping = True
 
     async def run(self) -> None:
-        """Listen until cancelled; on any failure go dark, clear, and subscribe again."""
+        """Listen until stopped or cancelled; on any failure go dark, clear, and subscribe again.
+
+        Stopping does not rely on cancellation alone: redis-py 8 swallows a CancelledError that
+        lands while `subscribe` connects, after which the task would listen on for ever.
+        """
         client = self._redis.client
         if client is None:
             return
-        while True:
+        while not self._stopping:
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.channel)
                 self._local.clear()  # anything cached before the subscription may be stale
                 self._local.live = True
-                while True:
-                    message = await pubsub.get_message(timeout=1.0)
+                while not self._stopping:
+                    message = await pubsub.get_message(timeout=POLL_SECONDS)
                     if message is not None:
                         data = message["data"]
                         self._local.apply(data.decode() if isinstance(data, bytes) else str(data))
@@ -102,4 +113,5 @@ class InvalidationListener:
                 self._local.clear()
                 with contextlib.suppress(*REDIS_FAILURES):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
-            await asyncio.sleep(self._retry)
+            if not self._stopping:
+                await asyncio.sleep(self._retry)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
 import httpx
@@ -74,3 +75,12 @@ class TestCli:
         answer = asyncio.run(me(demo_api_key(first)))
         assert answer.status_code == 200 and answer.json()["data"]["username"] == first
         assert asyncio.run(me("cal_not_a_key")).status_code == 401
+
+    def test_demo_stops_at_once_when_its_port_is_taken(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            monkeypatch.setenv("THOTIS_PORT", str(port))
+            result = CliRunner().invoke(main, ["demo"])
+        assert result.exit_code == 1 and f"cannot listen on 127.0.0.1:{port}" in result.output

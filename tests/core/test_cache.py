@@ -122,6 +122,23 @@ class TestLocalLayer:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
+    @pytest.mark.parametrize("after", [0.0, 0.0005, 0.001, 0.002, 0.005, 0.05])
+    async def test_stop_ends_the_listener_even_when_the_cancel_is_swallowed(
+        self, test_settings: Settings, after: float
+    ) -> None:
+        """redis-py 8 swallows a cancel that lands mid-subscribe; `stop()` still ends the task."""
+        assert test_settings.redis_url
+        gateway = RedisGateway(connect_redis(test_settings.redis_url), prefix=f"thotis-test-s-{uuid.uuid4().hex}:")
+        local = LocalCache()
+        listener = InvalidationListener(gateway, local)
+        task = asyncio.create_task(listener.run())
+        await asyncio.sleep(after)
+        listener.stop()
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=3)
+        assert done == {task} and local.live is False
+        await gateway.close()
+
 
 async def _true(value: bool) -> bool:
     return value
