@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     calcom_webhook_secret: SecretStr | None = Field(
         None, description="Secret shared with Cal.com for `X-Cal-Signature-256`."
     )
+    calcom_webhook_tolerance_seconds: int = Field(
+        600,
+        ge=10,
+        le=7 * 24 * 3600,
+        description="Oldest (and, by a tenth of it, newest) signed `createdAt` a Cal.com webhook may carry.",
+    )
     encryption_key: SecretStr = Field(
         SecretStr(DEMO_ENCRYPTION_KEY),
         description="Fernet key (urlsafe base64, 32 bytes) for credentials stored at rest.",

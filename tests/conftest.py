@@ -29,7 +29,7 @@ settings.register_profile(
 settings.load_profile("thotis")
 
 WEBHOOK_SECRET = "test-calcom-webhook-secret"
-TABLES = "thotis.ratings, thotis.sessions, thotis.student_profiles, thotis.photos"
+TABLES = "thotis.calcom_webhook_events, thotis.ratings, thotis.sessions, thotis.student_profiles, thotis.photos"
 Mint = Callable[..., str]
 
 

@@ -151,3 +151,9 @@ def booking_start_problem(start: datetime, now: datetime) -> str | None:
 def may_cancel(start: datetime, now: datetime) -> bool:
     """Cancelling is allowed until 2 hours before the start (R13.1, R13.5)."""
     return start - now >= BOOKING_NOTICE
+
+
+def in_discovery(start: datetime, now: datetime) -> int:
+    """1 when a slot at `start` counts among the next 7 days' free slots (the counter moves with
+    bookings between two recounts), else 0."""
+    return 1 if now <= start < now + DISCOVERY_HORIZON else 0

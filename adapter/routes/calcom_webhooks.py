@@ -1,25 +1,26 @@
 """POST /webhooks/calcom: Cal.com's webhooks, verified by `X-Cal-Signature-256` (no JWT).
 
 Not rate limited: Cal.com sends each webhook once and never retries it, so a refused delivery
-would be an event lost; the signature check is the gate.
-
-Today the route verifies and acknowledges; recording each event once and handing it to the
-domain arrive with the webhooks issue.
+would be an event lost; the signature check is the gate. The raw body is verified first, the
+event is stored once (a second delivery is acknowledged as a duplicate) and committed before the
+answer, then applied to the sessions after the answer has gone (`webhooks_in.inbox`).
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
-import msgspec
 from litestar import Request, Response, post
+from litestar.background_tasks import BackgroundTask
 from litestar.openapi.datastructures import ResponseSpec
 
 from adapter.envelope import Envelope, ok
 from adapter.guards import services_of
 from adapter.routes.docs import errors
-from core.errors import InvalidInput
+from webhooks_in import inbox
+from webhooks_in.parsing import parse_webhook
 from webhooks_in.signature import CalcomSignatureVerifier
 
 log = logging.getLogger(__name__)
@@ -32,17 +33,26 @@ MAX_WEBHOOK_BYTES = 1024 * 1024
     status_code=200,
     request_max_body_size=MAX_WEBHOOK_BYTES,
     summary="Cal.com webhooks, verified with X-Cal-Signature-256 (hex HMAC-SHA256 of the raw body)",
+    description="Answers `{received, duplicate, triggerEvent}`; a repeated delivery is acknowledged "
+    "and changes nothing. Unknown triggers are stored and ignored.",
     responses={200: ResponseSpec(Envelope[dict[str, Any]]), **errors(400, 401, 413, api=False)},
 )
 async def receive(request: Request[Any, Any, Any]) -> Response[bytes]:
+    services = services_of(request)
     body = await request.body()  # raw bytes first: the signature covers exactly these
-    secret = services_of(request).settings.calcom_webhook_secret
-    verifier = CalcomSignatureVerifier(secret.get_secret_value() if secret else None)
-    verifier.verify(body, request.headers.get("x-cal-signature-256"))
-    try:
-        event = msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        raise InvalidInput("The webhook body is not JSON.", code="MALFORMED_JSON") from None
-    trigger = event.get("triggerEvent") if isinstance(event, dict) else None
-    log.info("Cal.com webhook received: %s", trigger)
-    return ok({"received": True, "triggerEvent": trigger})
+    secret = services.settings.calcom_webhook_secret
+    CalcomSignatureVerifier(secret.get_secret_value() if secret else None).verify(
+        body, request.headers.get("x-cal-signature-256")
+    )
+    event = parse_webhook(body)
+    tolerance = timedelta(seconds=services.settings.calcom_webhook_tolerance_seconds)
+    inbox.check_fresh(event, services.clock.now(), tolerance)
+    async with services.database.session() as session:
+        event_id = await inbox.record(session, event)
+    log.info("Cal.com webhook %s for %s%s", event.trigger, event.booking_uid or "-", "" if event_id else " (duplicate)")
+    answer = {"received": True, "duplicate": event_id is None, "triggerEvent": event.trigger}
+    response = ok(answer)
+    if event_id is not None and event.change is not None:
+        deps = inbox.InboxDeps(services.database, services.cache, services.clock)
+        response.background = BackgroundTask(inbox.process, deps, event_id)
+    return response

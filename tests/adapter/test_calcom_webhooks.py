@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from litestar import Litestar
@@ -24,10 +24,13 @@ def signed(body: bytes, secret: str = WEBHOOK_SECRET) -> dict[str, str]:
 
 class TestCalcomWebhookRoute:
     async def test_accepts_a_correctly_signed_body(self, api: httpx.AsyncClient) -> None:
-        body = b'{"triggerEvent":"PING","createdAt":"2026-12-07T08:00:00.000Z","payload":{}}'
+        sent = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        body = b'{"triggerEvent":"PING","createdAt":"%s","payload":{}}' % sent.encode()
         response = await api.post(URL, content=body, headers=signed(body))
         assert response.status_code == 200
-        assert response.json()["data"] == {"received": True, "triggerEvent": "PING"}
+        assert response.json()["data"] == {"received": True, "duplicate": False, "triggerEvent": "PING"}
+        again = await api.post(URL, content=body, headers=signed(body))
+        assert again.json()["data"] == {"received": True, "duplicate": True, "triggerEvent": "PING"}
 
     async def test_rejects_bad_signatures_with_401(self, api: httpx.AsyncClient) -> None:
         body = b'{"triggerEvent":"PING"}'
@@ -48,7 +51,10 @@ class TestCalcomWebhookRoute:
         body = b"not json"
         assert_error(await api.post(URL, content=body, headers=signed(body)), 400, "MALFORMED_JSON")
 
-    async def test_simulator_webhooks_reach_the_route_and_verify(self, api: httpx.AsyncClient, app: Litestar) -> None:
+    async def test_simulator_webhooks_reach_the_route_and_verify(
+        self, api: httpx.AsyncClient, app: Litestar, simulator: CalcomSimulator
+    ) -> None:
+        """A second simulator, on the app's pinned clock (`simulator` pins both to NOW)."""
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://sidecar") as to_sidecar:
             sim = CalcomSimulator(webhook_client=to_sidecar, clock=lambda: NOW)

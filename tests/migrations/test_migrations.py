@@ -11,6 +11,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
 import thotis_ext.models  # noqa: F401
+import webhooks_in.models  # noqa: F401
 from core.database import SCHEMA, Base
 from migrations import runner
 from tests import servers

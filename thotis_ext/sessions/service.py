@@ -117,7 +117,7 @@ class SessionService:
                 ) from exc
             raise  # any other constraint is a bug: the Cal.com booking was undone, report it
         await self.sessions.bump_counters(
-            mentor.user_id, scheduled_sessions=1, available_slots_7d=-_in_discovery(start, now)
+            mentor.user_id, scheduled_sessions=1, available_slots_7d=-rules.in_discovery(start, now)
         )
         self._invalidate_after_commit(mentor)
         return session_view(row)
@@ -162,7 +162,7 @@ class SessionService:
             scheduled_sessions=-1,
             cancelled_sessions=1,
             mentor_cancellations=1 if who is CancelledBy.MENTOR else 0,
-            available_slots_7d=_in_discovery(row.start_at, now),
+            available_slots_7d=rules.in_discovery(row.start_at, now),
         )
         await self.session.flush()
         self._invalidate_after_commit(mentor)
@@ -213,7 +213,7 @@ class SessionService:
         await self.session.flush()
         await self.sessions.bump_counters(
             old.mentor_id,
-            available_slots_7d=_in_discovery(old.start_at, now) - _in_discovery(new_start, now),
+            available_slots_7d=rules.in_discovery(old.start_at, now) - rules.in_discovery(new_start, now),
         )
         self._invalidate_after_commit(mentor)
         return session_view(new)
@@ -306,11 +306,6 @@ class SessionService:
     def _invalidate_after_commit(self, mentor: StudentProfile) -> None:
         slots = (slots_group(mentor.calcom_event_type_id),) if mentor.calcom_event_type_id is not None else ()
         invalidate_profile_after_commit(self.session, self.cache, mentor.user_id, *slots)
-
-
-def _in_discovery(start: datetime, now: datetime) -> int:
-    """1 when a slot at `start` counts among the next 7 days' free slots (kept in step between refreshes)."""
-    return 1 if start < now + rules.DISCOVERY_HORIZON else 0
 
 
 #: What a session keeps of the prospective student; a reschedule carries it over unchanged.

@@ -1,0 +1,153 @@
+"""Cal.com webhooks, stored once and then applied to the sessions (R11, property 47).
+
+The route records a verified event (insert-or-ignore on its dedupe key) and commits before it
+answers, so an acknowledged webhook is never lost; applying it happens afterwards, in its own
+transaction, claimed with SKIP LOCKED so two workers never apply one event. An event whose
+session is not known yet (a no-show mark that overtook the booking) stays pending, and
+`process_pending` (the periodic job) tries it again, up to `MAX_ATTEMPTS`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.cache import Cache
+from core.clock import Clock
+from core.database import Database
+from core.errors import Unauthenticated
+from thotis_ext.sessions.lifecycle import Outcome, SessionLifecycle
+from webhooks_in.models import CalcomWebhookEvent
+from webhooks_in.parsing import InboundWebhook, booking_facts, parse_webhook
+
+log = logging.getLogger(__name__)
+
+#: Tries of an event that keeps failing or waiting before it is set aside as `failed`.
+MAX_ATTEMPTS = 20
+
+
+class StaleWebhook(Unauthenticated):
+    code = "STALE_WEBHOOK"
+    default_message = "The webhook's createdAt is outside the accepted window; it may be a replay."
+
+
+def check_fresh(event: InboundWebhook, now: datetime, tolerance: timedelta) -> None:
+    """Refuse a signed `createdAt` older than `tolerance` or more than a tenth of it ahead (clock skew).
+
+    The flat MEETING_* body carries no `createdAt`; it is accepted as is (its dedupe key still
+    makes a replay a no-op).
+
+    Raises:
+        StaleWebhook
+    """
+    if event.sent_at is None:
+        return
+    if event.sent_at < now - tolerance or event.sent_at > now + tolerance / 10:
+        raise StaleWebhook(details={"createdAt": event.sent_at.isoformat()})
+
+
+async def record(session: AsyncSession, event: InboundWebhook) -> int | None:
+    """Store the event unless an equal one was stored before; its id, or None for a duplicate."""
+    statement = (
+        insert(CalcomWebhookEvent)
+        .values(
+            dedupe_key=event.dedupe_key,
+            trigger=event.trigger,
+            booking_uid=event.booking_uid,
+            sent_at=event.sent_at,
+            body=event.raw,
+            status="pending" if event.change is not None else "ignored",
+            outcome=None if event.change is not None else "ignored",
+        )
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(CalcomWebhookEvent.id)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+@dataclass(frozen=True, slots=True)
+class InboxDeps:
+    """What applying events needs: its own transactions, the cache it invalidates, the time."""
+
+    database: Database
+    cache: Cache
+    clock: Clock
+
+
+async def process(deps: InboxDeps, event_id: int) -> Outcome | None:
+    """Apply one pending event in its own transaction; None when it is not pending (done, or
+    being applied elsewhere). A failure is recorded on the event, never raised."""
+    try:
+        async with deps.database.session() as session:
+            row = (
+                await session.execute(
+                    select(CalcomWebhookEvent)
+                    .where(CalcomWebhookEvent.id == event_id, CalcomWebhookEvent.status == "pending")
+                    .with_for_update(skip_locked=True)
+                )
+            ).scalar_one_or_none()
+            if row is None:
+                return None
+            outcome = await _apply(session, deps, row)
+            row.attempts += 1
+            row.outcome = outcome.value
+            if outcome is Outcome.DEFERRED:
+                if row.attempts >= MAX_ATTEMPTS:
+                    row.status = "failed"
+                    row.last_error = "its session never became known"
+            else:
+                row.status = "ignored" if outcome is Outcome.IGNORED else "processed"
+                row.processed_at = deps.clock.now()
+            return outcome
+    except Exception as exc:  # recorded and retried by the sweep; the sender already has its 200
+        log.exception("Cal.com webhook event %s could not be applied", event_id)
+        await _record_failure(deps, event_id, exc)
+        return None
+
+
+async def process_pending(deps: InboxDeps, *, limit: int = 500) -> int:
+    """Apply up to `limit` pending events, oldest first (the periodic job); returns how many were tried."""
+    async with deps.database.session() as session:
+        ids = (
+            await session.scalars(
+                select(CalcomWebhookEvent.id)
+                .where(CalcomWebhookEvent.status == "pending")
+                .order_by(CalcomWebhookEvent.id)
+                .limit(limit)
+            )
+        ).all()
+    for event_id in ids:
+        await process(deps, event_id)
+    return len(ids)
+
+
+async def _apply(session: AsyncSession, deps: InboxDeps, row: CalcomWebhookEvent) -> Outcome:
+    event = parse_webhook_row(row)
+    change, facts = event.change, booking_facts(event)
+    if change is None or facts is None:
+        return Outcome.IGNORED
+    lifecycle = SessionLifecycle(session, deps.cache, deps.clock)
+    return await lifecycle.apply(change, facts)
+
+
+def parse_webhook_row(row: CalcomWebhookEvent) -> InboundWebhook:
+    """The stored body read again, from the very bytes that were received."""
+    return parse_webhook(row.body)
+
+
+async def _record_failure(deps: InboxDeps, event_id: int, exc: Exception) -> None:
+    try:
+        async with deps.database.session() as session:
+            row = await session.get(CalcomWebhookEvent, event_id, with_for_update=True)
+            if row is not None and row.status == "pending":
+                row.attempts += 1
+                row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                if row.attempts >= MAX_ATTEMPTS:
+                    row.status = "failed"
+    except Exception:
+        log.exception("could not record the failure of Cal.com webhook event %s", event_id)
