@@ -19,7 +19,7 @@ from adapter.errors import EXCEPTION_HANDLERS
 from adapter.guards import api_guard
 from adapter.logging_setup import configure_logging
 from adapter.request_context import request_id_middleware
-from adapter.routes import availability, calcom_webhooks, health, media
+from adapter.routes import availability, calcom_webhooks, health, media, ratings
 from adapter.routes.bookings import BookingsController
 from adapter.routes.students import StudentsController
 from adapter.services import Services
@@ -125,7 +125,16 @@ def create_app(
 
     api = Router(
         API_PREFIX,
-        route_handlers=[StudentsController, availability.availability, BookingsController],
+        route_handlers=[
+            StudentsController,
+            availability.availability,
+            BookingsController,
+            ratings.rate,
+            ratings.rating_link,
+            ratings.mentor_ratings,
+            ratings.review_queue,
+            ratings.resolve_review,
+        ],
         guards=[api_guard],
         security=[{"BearerAuth": []}],
     )

@@ -30,6 +30,7 @@ class Role(StrEnum):
     MENTOR = "mentor"
     ADMIN = "admin"
     WIDGET = "widget"
+    RATING = "rating"  # a rating link: may only rate the one session it names (`sub` = its uid)
 
 
 @dataclass(frozen=True, slots=True)

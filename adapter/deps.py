@@ -18,6 +18,7 @@ from adapter.guards import services_of
 from core.database import commit, rollback
 from thotis_ext.availability import AvailabilityService
 from thotis_ext.profiles.service import ProfileService
+from thotis_ext.ratings.service import RatingService
 from thotis_ext.sessions.service import SessionService
 
 
@@ -69,8 +70,15 @@ async def provide_session_service(request: Request[Any, Any, Any]) -> AsyncGener
         yield SessionService(session, services.calcom.client, services.linker, services.cache, services.clock)
 
 
+async def provide_rating_service(request: Request[Any, Any, Any]) -> AsyncGenerator[RatingService, None]:
+    services = services_of(request)
+    async for session in _unit_of_work(request):
+        yield RatingService(session, services.cache, services.clock)
+
+
 DEPENDENCIES = {
     "profiles": Provide(provide_profile_service),
     "availability": Provide(provide_availability_service),
     "sessions": Provide(provide_session_service),
+    "ratings": Provide(provide_rating_service),
 }

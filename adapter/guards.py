@@ -36,13 +36,14 @@ class Access:
         if principal.role in self.owner:
             if path_params.get(self.owner_param) == principal.sub:
                 return
-            raise Forbidden("This token may only act on its own mentor profile.", code="NOT_OWNER")
+            raise Forbidden("This token may only act on what it was issued for.", code="NOT_OWNER")
         raise Forbidden(f"The {principal.role.value} role may not call this route.", code="ROLE_NOT_ALLOWED")
 
 
-def allow(*anyone: Role, owner: tuple[Role, ...] = ()) -> dict[str, Access]:
-    """`opt` for a route handler: `@get(..., opt=allow(Role.SERVICE, owner=(Role.MENTOR,)))`."""
-    return {"access": Access(frozenset(anyone), frozenset(owner))}
+def allow(*anyone: Role, owner: tuple[Role, ...] = (), owner_param: str = "user_id") -> dict[str, Access]:
+    """`opt` for a route handler: `@get(..., opt=allow(Role.SERVICE, owner=(Role.MENTOR,)))`; the
+    owner roles pass when their token's subject is the path parameter `owner_param`."""
+    return {"access": Access(frozenset(anyone), frozenset(owner), owner_param)}
 
 
 def services_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Services:
