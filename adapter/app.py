@@ -22,6 +22,7 @@ from adapter.request_context import request_id_middleware
 from adapter.routes import availability, calcom_webhooks, health, media, ratings
 from adapter.routes.bookings import BookingsController
 from adapter.routes.students import StudentsController
+from adapter.routes.webhooks_admin import WebhookEndpointsController
 from adapter.services import Services
 from calcom_client.simulator import CalcomSimulator
 from core.cache import Cache
@@ -35,6 +36,7 @@ from core.redis import RedisGateway, connect_redis
 from core.settings import Settings
 from thotis_ext.calcom_link import CalcomLinker
 from thotis_ext.profiles.service import ProfileConfig
+from webhooks_out.delivery import DeliveryLoop
 
 API_PREFIX = "/api/v2"
 
@@ -54,9 +56,12 @@ def build_services(settings: Settings, *, simulator: CalcomSimulator | None = No
     box = SecretBox(settings.encryption_key.get_secret_value())
     calcom = connect_calcom(settings, simulator=simulator)
     organisation_key = settings.calcom_api_key.get_secret_value() if settings.calcom_api_key else None
+    database = Database(settings.database_url, pool_size=settings.database_pool_size)
+    clock = SystemClock()
+    interval = settings.webhook_delivery_interval_seconds
     return Services(
         settings=settings,
-        database=Database(settings.database_url, pool_size=settings.database_pool_size),
+        database=database,
         redis=gateway,
         cache=Cache(gateway, local),
         invalidations=InvalidationListener(gateway, local) if local is not None else None,
@@ -67,7 +72,8 @@ def build_services(settings: Settings, *, simulator: CalcomSimulator | None = No
         box=box,
         calcom=calcom,
         linker=CalcomLinker(calcom.client, box, organisation_key or None),
-        clock=SystemClock(),
+        clock=clock,
+        deliveries=DeliveryLoop(database, box, clock.now, interval) if interval > 0 else None,
         profile_config=ProfileConfig(
             profile_ttl_seconds=settings.cache_profile_ttl_seconds,
             list_ttl_seconds=settings.cache_list_ttl_seconds,
@@ -134,6 +140,7 @@ def create_app(
             ratings.mentor_ratings,
             ratings.review_queue,
             ratings.resolve_review,
+            WebhookEndpointsController,
         ],
         guards=[api_guard],
         security=[{"BearerAuth": []}],

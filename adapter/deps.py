@@ -22,7 +22,7 @@ from thotis_ext.ratings.service import RatingService
 from thotis_ext.sessions.service import SessionService
 
 
-async def _unit_of_work(request: Request[Any, Any, Any]) -> AsyncGenerator[AsyncSession, None]:
+async def unit_of_work(request: Request[Any, Any, Any]) -> AsyncGenerator[AsyncSession, None]:
     """One session per request, committed once after the handler, rolled back on error.
 
     A session that never touched the database (a cache hit) is closed without a commit.
@@ -39,7 +39,7 @@ async def _unit_of_work(request: Request[Any, Any, Any]) -> AsyncGenerator[Async
 
 async def provide_profile_service(request: Request[Any, Any, Any]) -> AsyncGenerator[ProfileService, None]:
     services = services_of(request)
-    async for session in _unit_of_work(request):
+    async for session in unit_of_work(request):
         yield ProfileService(session, services.cache, services.box, services.profile_config, services.linker)
 
 
@@ -47,7 +47,7 @@ async def provide_availability_service(
     request: Request[Any, Any, Any],
 ) -> AsyncGenerator[AvailabilityService, None]:
     services = services_of(request)
-    async for session in _unit_of_work(request):
+    async for session in unit_of_work(request):
         yield AvailabilityService(
             session,
             services.calcom.client,
@@ -66,13 +66,13 @@ def principal_of(request: Request[Any, Any, Any]) -> Principal:
 
 async def provide_session_service(request: Request[Any, Any, Any]) -> AsyncGenerator[SessionService, None]:
     services = services_of(request)
-    async for session in _unit_of_work(request):
+    async for session in unit_of_work(request):
         yield SessionService(session, services.calcom.client, services.linker, services.cache, services.clock)
 
 
 async def provide_rating_service(request: Request[Any, Any, Any]) -> AsyncGenerator[RatingService, None]:
     services = services_of(request)
-    async for session in _unit_of_work(request):
+    async for session in unit_of_work(request):
         yield RatingService(session, services.cache, services.clock)
 
 

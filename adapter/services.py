@@ -17,9 +17,10 @@ from core.redis import RedisGateway
 from core.settings import Settings
 from thotis_ext.calcom_link import CalcomLinker
 from thotis_ext.profiles.service import ProfileConfig
+from webhooks_out.delivery import DeliveryLoop
 
-#: The invalidation listener notices a stop request within its 1 s poll; never wait longer than this.
-LISTENER_STOP_SECONDS = 3.0
+#: Background tasks notice a stop request within about a second; never wait longer than this.
+BACKGROUND_STOP_SECONDS = 3.0
 
 
 @dataclass(slots=True)
@@ -38,21 +39,31 @@ class Services:
     linker: CalcomLinker
     clock: Clock
     invalidations: InvalidationListener | None = None
+    deliveries: DeliveryLoop | None = None
     _listener: asyncio.Task[None] | None = None
+    _delivery: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         """Start background work (the cache invalidation listener) in the running loop."""
         if self.invalidations is not None and self._listener is None:
             self._listener = asyncio.create_task(self.invalidations.run(), name="cache-invalidations")
+        if self.deliveries is not None and self._delivery is None:
+            self._delivery = asyncio.create_task(self.deliveries.run(), name="webhook-deliveries")
 
     async def close(self) -> None:
+        if self._delivery is not None:
+            assert self.deliveries is not None
+            self.deliveries.stop()
+            await asyncio.wait({self._delivery}, timeout=BACKGROUND_STOP_SECONDS)
+            self._delivery.cancel()
+            self._delivery = None
         if self._listener is not None:
             assert self.invalidations is not None
             # redis-py can swallow a cancellation that lands while it subscribes, so the listener
             # is also told to stop, and waited for only so long.
             self.invalidations.stop()
             self._listener.cancel()
-            await asyncio.wait({self._listener}, timeout=LISTENER_STOP_SECONDS)
+            await asyncio.wait({self._listener}, timeout=BACKGROUND_STOP_SECONDS)
             self._listener = None
         await self.calcom.close()
         await self.redis.close()

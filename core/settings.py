@@ -90,6 +90,12 @@ class Settings(BaseSettings):
         le=7 * 24 * 3600,
         description="Oldest (and, by a tenth of it, newest) signed `createdAt` a Cal.com webhook may carry.",
     )
+    webhook_delivery_interval_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="How often each process looks for due outbound webhook deliveries; 0 turns delivery off here.",
+    )
     encryption_key: SecretStr = Field(
         SecretStr(DEMO_ENCRYPTION_KEY),
         description="Fernet key (urlsafe base64, 32 bytes) for credentials stored at rest.",

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 import thotis_ext.models  # noqa: F401  (registers every table on the metadata)
 import webhooks_in.models  # noqa: F401
+import webhooks_out.models  # noqa: F401
 from core.database import SCHEMA, Base, asyncpg_url
 
 config = context.config

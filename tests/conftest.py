@@ -29,7 +29,10 @@ settings.register_profile(
 settings.load_profile("thotis")
 
 WEBHOOK_SECRET = "test-calcom-webhook-secret"
-TABLES = "thotis.calcom_webhook_events, thotis.ratings, thotis.sessions, thotis.student_profiles, thotis.photos"
+TABLES = (
+    "thotis.webhook_attempts, thotis.webhook_deliveries, thotis.webhook_messages, thotis.webhook_endpoints, "
+    "thotis.calcom_webhook_events, thotis.ratings, thotis.sessions, thotis.student_profiles, thotis.photos"
+)
 Mint = Callable[..., str]
 
 
@@ -58,6 +61,7 @@ def test_settings(database_url: str) -> Settings:
         rate_limit_public_per_minute=1_000_000,
         database_pool_size=5,
         calcom_webhook_secret=SecretStr(WEBHOOK_SECRET),
+        webhook_delivery_interval_seconds=0,  # tests deliver with `deliver_due`, at the time they choose
     )
 
 

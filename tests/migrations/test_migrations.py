@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 import thotis_ext.models  # noqa: F401
 import webhooks_in.models  # noqa: F401
+import webhooks_out.models  # noqa: F401
 from core.database import SCHEMA, Base
 from migrations import runner
 from tests import servers

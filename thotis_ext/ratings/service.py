@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.cache import Cache
 from core.clock import Clock
 from core.errors import BusinessRuleViolation, Conflict, InvalidInput, NotFound
-from thotis_ext import rules
+from thotis_ext import events, rules
 from thotis_ext.enums import SessionStatus
 from thotis_ext.models import Rating, Session, StudentProfile
 from thotis_ext.profiles.service import ProfileNotFound, check_user_id, invalidate_profile_after_commit
@@ -105,6 +105,7 @@ class RatingService:
             .execution_options(synchronize_session=False)
         )
         await self.session.refresh(row)
+        await events.rating_events(self.session, row, self.clock.now())
         invalidate_profile_after_commit(self.session, self.cache, session_row.mentor_id)
         return rating_view(row)
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.cache import Cache
 from core.clock import Clock
-from thotis_ext import rules
+from thotis_ext import events, rules
 from thotis_ext.availability import slots_group
 from thotis_ext.enums import CancelledBy, SessionStatus
 from thotis_ext.models import Session, StudentProfile
@@ -130,6 +130,7 @@ class SessionLifecycle:
             mentor_cancellations=1 if who is CancelledBy.MENTOR else 0,
             available_slots_7d=rules.in_discovery(row.start_at, now),
         )
+        await events.cancelled_event(self.session, row, now)
         self._invalidate(mentor)
         return Outcome.APPLIED
 
@@ -188,6 +189,7 @@ class SessionLifecycle:
         row.status = SessionStatus.COMPLETED.value
         row.completed_at = facts.end or row.end_at
         await self.sessions.bump_counters(row.mentor_id, scheduled_sessions=-1, completed_sessions=1)
+        await events.session_event(self.session, "booking.completed", row, self.clock.now())
         self._invalidate(await self._mentor_by_id(row.mentor_id))
         return Outcome.APPLIED
 
@@ -206,10 +208,12 @@ class SessionLifecycle:
                 completed_sessions=0 if was_scheduled else -1,
                 no_show_sessions=1,
             )
+            await events.session_event(self.session, "booking.no_show", row, self.clock.now(), party=party)
         elif party is None and row.status == SessionStatus.NO_SHOW.value:
             row.status, row.no_show_party = SessionStatus.COMPLETED.value, None
             row.completed_at = row.completed_at or row.end_at
             await self.sessions.bump_counters(row.mentor_id, no_show_sessions=-1, completed_sessions=1)
+            await events.session_event(self.session, "booking.completed", row, self.clock.now())
         else:
             return Outcome.UNCHANGED
         self._invalidate(await self._mentor_by_id(row.mentor_id))
@@ -266,8 +270,21 @@ class SessionLifecycle:
             return Outcome.IGNORED
         if count:
             await self.sessions.bump_counters(mentor.user_id, **deltas)
+        await self._announce(row, facts, now, count=count)
         self._invalidate(mentor)
         return Outcome.APPLIED
+
+    async def _announce(self, row: Session, facts: BookingFacts, now: datetime, *, count: bool) -> None:
+        """The events of a row first seen through this fact: what a receiver would have got had
+        Cal.com's webhooks arrived in order (its creation, then the state it is already in)."""
+        if row.rescheduled_from_uid is not None:
+            await events.rescheduled_event(self.session, row, row.rescheduled_from_uid, facts.previous_start, now)
+            return
+        await events.session_event(self.session, "booking.created", row, now)
+        if row.status == SessionStatus.CANCELLED.value and count:
+            await events.cancelled_event(self.session, row, now)
+        elif row.status == SessionStatus.COMPLETED.value:
+            await events.session_event(self.session, "booking.completed", row, now)
 
     async def _mentor_of(self, facts: BookingFacts) -> StudentProfile | None:
         """The mentor whose Thotis event type this booking is for, if any (else not a Thotis session)."""

@@ -19,7 +19,7 @@ from calcom_client import Attendee, Booking, CalcomBadRequest, CalcomClient, Cal
 from core.cache import Cache
 from core.clock import Clock
 from core.errors import BusinessRuleViolation, Conflict, Forbidden, InvalidInput, NotFound
-from thotis_ext import rules
+from thotis_ext import events, rules
 from thotis_ext.availability import MentorNotBookable, slots_group
 from thotis_ext.calcom_errors import CalcomRejected, as_thotis_error
 from thotis_ext.calcom_link import CalcomLinker
@@ -119,6 +119,7 @@ class SessionService:
         await self.sessions.bump_counters(
             mentor.user_id, scheduled_sessions=1, available_slots_7d=-rules.in_discovery(start, now)
         )
+        await events.session_event(self.session, "booking.created", row, now)
         self._invalidate_after_commit(mentor)
         return session_view(row)
 
@@ -165,6 +166,7 @@ class SessionService:
             available_slots_7d=rules.in_discovery(row.start_at, now),
         )
         await self.session.flush()
+        await events.cancelled_event(self.session, row, now)
         self._invalidate_after_commit(mentor)
         return session_view(row)
 
@@ -215,6 +217,7 @@ class SessionService:
             old.mentor_id,
             available_slots_7d=rules.in_discovery(old.start_at, now) - rules.in_discovery(new_start, now),
         )
+        await events.rescheduled_event(self.session, new, uid, old.start_at, now)
         self._invalidate_after_commit(mentor)
         return session_view(new)
 
@@ -238,6 +241,7 @@ class SessionService:
         await self.session.flush()
         mentor = await self.profiles.get(row.mentor_id)
         assert mentor is not None
+        await events.session_event(self.session, "booking.completed", row, now)
         self._invalidate_after_commit(mentor)
         return session_view(row)
 

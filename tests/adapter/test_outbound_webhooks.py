@@ -1,0 +1,303 @@
+"""Signed Thotis events out (R10; properties 27, 28, 29): endpoints, outbox, delivery, retries.
+
+The receiver is a small ASGI app reached through httpx's ASGI transport: real HTTP requests and
+answers, no network. Every received event is verified with the `standardwebhooks` package.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import text
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+
+from adapter.services import Services
+from calcom_client.simulator import CalcomSimulator
+from core.clock import FixedClock
+from tests.adapter.conftest import NOW
+from tests.adapter.helpers import ADMIN, SERVICE, assert_error
+from tests.adapter.test_availability import linked_mentor
+from tests.adapter.test_bookings import SLOT, book, booking
+from tests.adapter.test_calcom_webhooks import URL as CALCOM_URL
+from tests.adapter.test_calcom_webhooks import signed
+from tests.webhooks_in import payloads
+from webhooks_out import signing
+from webhooks_out.delivery import FAST_RETRIES, SLOW_RETRIES, deliver_due, retry_delay
+
+HOOKS = "/api/v2/webhooks"
+
+
+@dataclass
+class Receiver:
+    """Records what it receives; answers `status(n)` for the n-th request (0-based)."""
+
+    status: Callable[[int], int] = lambda n: 200
+    headers: dict[str, str] = field(default_factory=dict)
+    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+        status = self.status(len(self.received))
+        self.received.append((headers, body))
+        extra = [(k.encode(), v.encode()) for k, v in self.headers.items()]
+        await send({"type": "http.response.start", "status": status, "headers": extra})
+        await send({"type": "http.response.body", "body": b'{"ok":true}'})
+
+    def events(self) -> list[dict[str, Any]]:
+        return [json.loads(body) for _, body in self.received]
+
+
+async def add_endpoint(api: httpx.AsyncClient, events: list[str] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"url": "http://127.0.0.1:9/hooks", "description": "website"}
+    if events is not None:
+        body["events"] = events
+    response = await api.post(HOOKS, json=body, headers=ADMIN)
+    assert response.status_code == 201, response.text
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
+async def deliver(services: Services, receiver: Receiver, now: datetime) -> int:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=receiver), base_url="http://receiver") as http:
+        return await deliver_due(services.database, http, services.box, now)
+
+
+async def messages(services: Services) -> list[tuple[str, str | None, int]]:
+    async with services.database.engine.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT event_type, subject, sequence FROM thotis.webhook_messages ORDER BY created_at, sequence")
+        )
+        return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+async def delivery_rows(services: Services) -> list[dict[str, Any]]:
+    async with services.database.engine.connect() as connection:
+        rows = await connection.execute(text("SELECT * FROM thotis.webhook_deliveries ORDER BY id"))
+        return [dict(row._mapping) for row in rows]
+
+
+class TestEndpointsApi:
+    async def test_create_shows_the_secret_once_and_list_never(
+        self, api: httpx.AsyncClient, services: Services
+    ) -> None:
+        created = await add_endpoint(api, ["booking.created"])
+        assert created["secret"].startswith("whsec_") and created["id"].startswith("ep_")
+        listed = (await api.get(HOOKS, headers=ADMIN)).json()["data"]
+        assert [e["id"] for e in listed] == [created["id"]] and "secret" not in listed[0]
+        assert created["secret"] not in (await api.get(HOOKS, headers=ADMIN)).text
+        assert (await api.delete(f"{HOOKS}/{created['id']}", headers=ADMIN)).status_code == 200
+        assert_error(await api.delete(f"{HOOKS}/{created['id']}", headers=ADMIN), 404, "WEBHOOK_NOT_FOUND")
+
+    @pytest.mark.parametrize(
+        ("url", "code"),
+        [
+            ("ftp://example.org/x", "INVALID_WEBHOOK_URL"),
+            ("http://user:pw@127.0.0.1/x", "INVALID_WEBHOOK_URL"),
+            ("http://10.1.2.3/hook", "INVALID_WEBHOOK_URL"),
+            ("http://169.254.169.254/latest/meta-data", "INVALID_WEBHOOK_URL"),
+            ("http://[fe80::1]/hook", "INVALID_WEBHOOK_URL"),
+            ("http://192.168.1.10:8080/hook", "INVALID_WEBHOOK_URL"),
+            ("http://0.0.0.0/hook", "INVALID_WEBHOOK_URL"),
+            ("http://127.0.0.1:99999/hook", "INVALID_WEBHOOK_URL"),
+            ("not a url", "INVALID_WEBHOOK_URL"),
+        ],
+    )
+    async def test_urls_that_must_not_be_called_are_refused(self, api: httpx.AsyncClient, url: str, code: str) -> None:
+        assert_error(await api.post(HOOKS, json={"url": url}, headers=ADMIN), 400, code)
+
+    async def test_unknown_events_and_other_roles_are_refused(self, api: httpx.AsyncClient) -> None:
+        body = {"url": "http://127.0.0.1:9/h", "events": ["booking.exploded"]}
+        assert_error(await api.post(HOOKS, json=body, headers=ADMIN), 400, "UNKNOWN_EVENT_TYPE")
+        assert_error(await api.get(HOOKS, headers=SERVICE), 403, "ROLE_NOT_ALLOWED")
+
+
+class TestDelivery:
+    async def test_property_27_28_each_change_one_verifiable_event(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
+    ) -> None:
+        endpoint = await add_endpoint(api)
+        await linked_mentor(api, simulator)
+        first = (await book(api, booking())).json()["data"]
+        moved = await api.patch(
+            f"/api/v2/bookings/{first['uid']}/reschedule",
+            json={"start": (SLOT + timedelta(hours=1)).isoformat()},
+            headers=SERVICE,
+        )
+        new_uid = moved.json()["data"]["uid"]
+        assert (await api.delete(f"/api/v2/bookings/{new_uid}", headers=SERVICE)).status_code == 200
+        # Cal.com's own webhooks for these changes arrive too: they must not add events.
+        await simulator.drain_webhooks()
+        assert [m[0] for m in await messages(services)] == [
+            "booking.created",
+            "booking.rescheduled",
+            "booking.cancelled",
+        ]
+        receiver = Receiver()
+        assert await deliver(services, receiver, NOW) == 3
+        verifier = Webhook(endpoint["secret"])
+        for headers, body in receiver.received:
+            verified = verifier.verify(body, headers)
+            assert verified["id"] == headers["webhook-id"]
+        types = [event["type"] for event in receiver.events()]
+        assert sorted(types) == ["booking.cancelled", "booking.created", "booking.rescheduled"]
+        rescheduled = next(e for e in receiver.events() if e["type"] == "booking.rescheduled")
+        assert rescheduled["data"]["previousUid"] == first["uid"] and rescheduled["data"]["sessionUid"] == new_uid
+        assert await deliver(services, receiver, NOW + timedelta(hours=1)) == 0  # delivered once
+
+    @given(position=st.integers(0, 10_000), part=st.sampled_from(["body", "id", "timestamp", "signature"]))
+    def test_property_27_any_tampering_fails_verification(self, position: int, part: str) -> None:
+        secret = signing.new_secret()
+        body = b'{"id":"msg_1","type":"booking.created","data":{"sessionUid":"abc","sequence":1}}'
+        now = int(time.time())
+        headers = signing.headers([secret], "msg_1", now, body)
+        Webhook(secret).verify(body, headers)  # untouched: verifies
+        if part == "body":
+            index = position % len(body)
+            body = body[:index] + bytes([body[index] ^ 0x01]) + body[index + 1 :]
+        elif part == "id":
+            headers["webhook-id"] += "x"
+        elif part == "timestamp":
+            headers["webhook-timestamp"] = str(now + 1 + position % 100)
+        else:
+            raw = headers["webhook-signature"]
+            index = 3 + position % (len(raw) - 3)
+            swapped = "A" if raw[index] != "A" else "B"
+            headers["webhook-signature"] = raw[:index] + swapped + raw[index + 1 :]
+        with pytest.raises(WebhookVerificationError):
+            Webhook(secret).verify(body, headers)
+
+    async def test_known_answer_signature(self) -> None:
+        """The example of the Standard Webhooks specification (its test vector)."""
+        secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        body = b'{"test": 2432232314}'
+        expected = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+        assert signing.sign(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body) == expected
+
+    async def test_webhooks_from_cal_com_emit_once_even_when_repeated(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
+    ) -> None:
+        await add_endpoint(api)
+        await linked_mentor(api, simulator)
+        calcom = (await api.get("/api/v2/students/m1", headers=ADMIN)).json()["data"]["calcom"]
+        made = payloads.Booking("calcomPageBooking0001", 777, int(calcom["eventTypeId"]), SLOT)
+        for body in (payloads.created(made, NOW), payloads.created(made, NOW), payloads.meeting_ended(made)):
+            await api.post(CALCOM_URL, content=body, headers=signed(body))
+        assert await messages(services) == [
+            ("booking.created", made.uid, 1),
+            ("booking.completed", made.uid, 2),
+        ]
+
+    async def test_ratings_emit_submitted_and_flagged(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
+    ) -> None:
+        await add_endpoint(api, ["rating.submitted", "rating.flagged"])
+        await linked_mentor(api, simulator)
+        uid = (await book(api, booking())).json()["data"]["uid"]
+        services.clock = FixedClock(SLOT + timedelta(minutes=30))
+        await api.post(f"/api/v2/bookings/{uid}/rating", json={"rating": 2, "feedback": "Bof"}, headers=SERVICE)
+        receiver = Receiver()
+        await deliver(services, receiver, SLOT + timedelta(minutes=30))
+        assert sorted(e["type"] for e in receiver.events()) == ["rating.flagged", "rating.submitted"]
+        assert (await delivery_rows(services))[0]["status"] == "delivered"
+        assert len(await delivery_rows(services)) == 2  # booking.created was not wanted by this endpoint
+
+
+class TestRetries:
+    async def test_property_29_retried_1_2_4_s_then_slowly_then_dead_and_redeliverable(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
+    ) -> None:
+        endpoint = await add_endpoint(api)
+        await linked_mentor(api, simulator)
+        await book(api, booking())
+        failing = Receiver(status=lambda n: 500)
+        now = NOW
+        waits = []
+        for _ in range(len(FAST_RETRIES) + len(SLOW_RETRIES) + 1):
+            assert await deliver(services, failing, now) == 1
+            [row] = await delivery_rows(services)
+            if row["status"] == "dead":
+                break
+            waits.append((row["next_attempt_at"] - now).total_seconds())
+            assert await deliver(services, failing, row["next_attempt_at"] - timedelta(milliseconds=1)) == 0
+            now = row["next_attempt_at"]
+        assert row["status"] == "dead" and row["attempts"] == len(FAST_RETRIES) + len(SLOW_RETRIES) + 1
+        assert waits[:3] == [1.0, 2.0, 4.0]
+        for wait, planned in zip(waits[3:], SLOW_RETRIES, strict=True):
+            assert 0.8 * planned <= wait <= 1.2 * planned
+        ids = {headers["webhook-id"] for headers, _ in failing.received}
+        assert len(ids) == 1  # the same webhook-id on every attempt
+        log = (await api.get(f"{HOOKS}/{endpoint['id']}/deliveries", headers=ADMIN)).json()["data"]
+        assert len(log[0]["attempts"]) == row["attempts"] and log[0]["attempts"][0]["statusCode"] == 500
+        again = await api.post(f"{HOOKS}/{endpoint['id']}/deliveries/{row['id']}/redeliver", headers=ADMIN)
+        assert again.status_code == 200
+        ok = Receiver()
+        assert await deliver(services, ok, NOW) == 1
+        assert ok.received[0][0]["webhook-id"] in ids
+        assert (await delivery_rows(services))[0]["status"] == "delivered"
+
+    async def test_410_disables_the_endpoint_and_retry_after_is_honoured(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
+    ) -> None:
+        await add_endpoint(api)
+        await linked_mentor(api, simulator)
+        await book(api, booking())
+        busy = Receiver(status=lambda n: 503, headers={"Retry-After": "120"})
+        await deliver(services, busy, NOW)
+        [row] = await delivery_rows(services)
+        assert (row["next_attempt_at"] - NOW).total_seconds() == 120
+        gone = Receiver(status=lambda n: 410)
+        await deliver(services, gone, row["next_attempt_at"])
+        listed = (await api.get(HOOKS, headers=ADMIN)).json()["data"]
+        assert listed[0]["disabled"] is True and "410" in listed[0]["disabledReason"]
+        await book(api, booking(SLOT + timedelta(minutes=15)))
+        assert len(await delivery_rows(services)) == 1  # a disabled endpoint gets nothing new
+
+    async def test_redirects_are_not_followed(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
+    ) -> None:
+        await add_endpoint(api)
+        await linked_mentor(api, simulator)
+        await book(api, booking())
+        moved = Receiver(status=lambda n: 302, headers={"Location": "http://169.254.169.254/"})
+        await deliver(services, moved, NOW)
+        [row] = await delivery_rows(services)
+        assert len(moved.received) == 1 and row["status"] == "pending" and row["last_status_code"] == 302
+
+    async def test_rotation_signs_with_both_secrets_for_a_while(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
+    ) -> None:
+        endpoint = await add_endpoint(api)
+        rotated = (await api.post(f"{HOOKS}/{endpoint['id']}/rotate-secret", headers=ADMIN)).json()["data"]
+        assert rotated["secret"] != endpoint["secret"]
+        await linked_mentor(api, simulator)
+        await book(api, booking())
+        receiver = Receiver()
+        await deliver(services, receiver, NOW)
+        headers, body = receiver.received[0]
+        assert len(headers["webhook-signature"].split(" ")) == 2
+        for secret in (endpoint["secret"], rotated["secret"]):
+            Webhook(secret).verify(body, headers)
+
+    def test_retry_schedule_gives_up_after_the_slow_schedule(self) -> None:
+        total = sum(FAST_RETRIES + SLOW_RETRIES)
+        assert 20 * 3600 <= total <= 28 * 3600  # about a day
+        assert retry_delay(len(FAST_RETRIES) + len(SLOW_RETRIES) + 1) is None
+        assert retry_delay(0) is None

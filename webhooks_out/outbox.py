@@ -1,0 +1,70 @@
+"""Writing Thotis events to the outbox, in the transaction of the change that caused them (R10).
+
+`emit` stores the message (its id is the `webhook-id`, its payload the exact bytes that will be
+signed and sent) and one pending delivery for each enabled endpoint that wants the event type.
+Nothing is sent here: a change that rolls back leaves no event, and a committed one cannot be
+lost, because delivery reads only committed rows.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from webhooks_out.models import WebhookDelivery, WebhookEndpoint, WebhookMessage
+
+EVENT_TYPES = (
+    "booking.created",
+    "booking.cancelled",
+    "booking.rescheduled",
+    "booking.completed",
+    "booking.no_show",
+    "rating.submitted",
+    "rating.flagged",
+)
+
+
+def new_message_id(now: datetime) -> str:
+    """`msg_` + milliseconds since the epoch (hex, sortable) + 64 random bits."""
+    return f"msg_{int(now.timestamp() * 1000):012x}{secrets.token_hex(8)}"
+
+
+async def emit(
+    session: AsyncSession, event_type: str, data: dict[str, Any], *, subject: str | None, occurred_at: datetime
+) -> str:
+    """Queue one event; returns its message id. `subject` (a session uid) numbers its events 1, 2, …"""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type!r}")
+    sequence = 1
+    if subject is not None:
+        last = await session.scalar(select(func.max(WebhookMessage.sequence)).where(WebhookMessage.subject == subject))
+        sequence = int(last or 0) + 1
+    message_id = new_message_id(occurred_at)
+    payload = msgspec.json.encode(
+        {
+            "id": message_id,
+            "type": event_type,
+            "timestamp": occurred_at.isoformat(timespec="milliseconds"),
+            "data": {**data, "sequence": sequence},
+        }
+    )
+    session.add(
+        WebhookMessage(id=message_id, event_type=event_type, subject=subject, sequence=sequence, payload=payload)
+    )
+    endpoints = await session.execute(
+        select(WebhookEndpoint.id, WebhookEndpoint.events).where(WebhookEndpoint.disabled_at.is_(None))
+    )
+    await session.flush()  # the message before its deliveries (foreign key)
+    for endpoint_id, wanted in endpoints:
+        if not wanted or event_type in wanted:
+            session.add(
+                WebhookDelivery(
+                    message_id=message_id, endpoint_id=endpoint_id, status="pending", next_attempt_at=occurred_at
+                )
+            )
+    return message_id
