@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
@@ -26,7 +27,7 @@ from adapter.routes.webhooks_admin import WebhookEndpointsController
 from adapter.services import Services
 from calcom_client.simulator import CalcomSimulator
 from core.cache import Cache
-from core.clock import SystemClock
+from core.clock import Clock, SystemClock
 from core.crypto import SecretBox
 from core.database import Database
 from core.errors import ConfigurationError
@@ -36,7 +37,7 @@ from core.redis import RedisGateway, connect_redis
 from core.settings import Settings
 from thotis_ext.calcom_link import CalcomLinker
 from thotis_ext.profiles.service import ProfileConfig
-from webhooks_out.delivery import DeliveryLoop
+from webhooks_out.delivery import DeliveryConfig, DeliveryLoop
 
 API_PREFIX = "/api/v2"
 
@@ -73,7 +74,7 @@ def build_services(settings: Settings, *, simulator: CalcomSimulator | None = No
         calcom=calcom,
         linker=CalcomLinker(calcom.client, box, organisation_key or None),
         clock=clock,
-        deliveries=DeliveryLoop(database, box, clock.now, interval) if interval > 0 else None,
+        deliveries=delivery_loop(settings, database, box, clock) if interval > 0 else None,
         profile_config=ProfileConfig(
             profile_ttl_seconds=settings.cache_profile_ttl_seconds,
             list_ttl_seconds=settings.cache_list_ttl_seconds,
@@ -82,6 +83,12 @@ def build_services(settings: Settings, *, simulator: CalcomSimulator | None = No
             max_page_size=settings.max_page_size,
         ),
     )
+
+
+def delivery_loop(settings: Settings, database: Database, box: SecretBox, clock: Clock) -> DeliveryLoop:
+    """The outbound webhook delivery loop, as configured (in the app, or `thotis deliver`)."""
+    config = DeliveryConfig(lease=timedelta(seconds=settings.webhook_delivery_lease_seconds))
+    return DeliveryLoop(database, box, clock.now, settings.webhook_delivery_interval_seconds or 1.0, config)
 
 
 def _init_sentry(settings: Settings) -> None:

@@ -137,6 +137,34 @@ def simulator(host: str, port: int, per_field: int, webhook_url: str | None) -> 
     run_simulator(settings, host=host, port=port, per_field=per_field, hook_url=hook_url)
 
 
+@main.command()
+def deliver() -> None:
+    """Deliver outbound webhooks until stopped (a dedicated worker; `thotis serve` also delivers
+    unless THOTIS_WEBHOOK_DELIVERY_INTERVAL_SECONDS=0)."""
+    import signal
+
+    from adapter.app import delivery_loop
+    from core.clock import SystemClock
+    from core.crypto import SecretBox
+    from core.database import Database
+
+    settings = _settings()
+    database_url = _require_database(settings)
+
+    async def run() -> None:
+        database = Database(database_url, pool_size=5)
+        loop = delivery_loop(settings, database, SecretBox(settings.encryption_key.get_secret_value()), SystemClock())
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(sig, loop.stop)
+        click.echo("deliver: sending due webhooks (Ctrl-C to stop)")
+        try:
+            await loop.run()
+        finally:
+            await database.dispose()
+
+    asyncio.run(run())
+
+
 @main.group()
 def config() -> None:
     """Inspect the configuration."""

@@ -96,6 +96,9 @@ class Settings(BaseSettings):
         le=60,
         description="How often each process looks for due outbound webhook deliveries; 0 turns delivery off here.",
     )
+    webhook_delivery_lease_seconds: float = Field(
+        60.0, ge=1, le=3600, description="How long a claimed delivery waits before another worker may send it again."
+    )
     encryption_key: SecretStr = Field(
         SecretStr(DEMO_ENCRYPTION_KEY),
         description="Fernet key (urlsafe base64, 32 bytes) for credentials stored at rest.",

@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 #: Seconds to wait after the 1st, 2nd, … failed attempt; after the last one the delivery is dead.
 FAST_RETRIES = (1, 2, 4)
 SLOW_RETRIES = (60, 300, 1800, 3600, 7200, 14_400, 28_800, 28_800)  # ≈ 23 h in all, jittered ±20 %
-LEASE = timedelta(seconds=60)
 MAX_RETRY_AFTER = timedelta(hours=6)
 EXCERPT_BYTES = 2048
 
@@ -41,6 +40,9 @@ class DeliveryConfig:
     timeout_seconds: float = 10.0
     batch: int = 100
     concurrency: int = 20
+    #: How long a claimed delivery is reserved for the worker that claimed it; if that worker
+    #: dies, the delivery is sent again (same webhook-id) once the lease runs out.
+    lease: timedelta = timedelta(seconds=60)
 
 
 def retry_delay(failed_attempts: int, rng: random.Random | None = None) -> timedelta | None:
@@ -68,7 +70,7 @@ async def deliver_due(
 ) -> int:
     """Send every delivery due at `now` (up to a batch); returns how many were attempted."""
     config = config or DeliveryConfig()
-    claims = await _claim(database, box, now, config.batch)
+    claims = await _claim(database, box, now, config)
     gate = asyncio.Semaphore(config.concurrency)
 
     async def one(claim: _Claim) -> None:
@@ -79,7 +81,7 @@ async def deliver_due(
     return len(claims)
 
 
-async def _claim(database: Database, box: SecretBox, now: datetime, batch: int) -> list[_Claim]:
+async def _claim(database: Database, box: SecretBox, now: datetime, config: DeliveryConfig) -> list[_Claim]:
     async with database.session() as session:
         rows = (
             await session.execute(
@@ -92,13 +94,13 @@ async def _claim(database: Database, box: SecretBox, now: datetime, batch: int) 
                     WebhookEndpoint.disabled_at.is_(None),
                 )
                 .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-                .limit(batch)
+                .limit(config.batch)
                 .with_for_update(of=WebhookDelivery, skip_locked=True)
             )
         ).all()
         claims = []
         for delivery, payload, endpoint in rows:
-            delivery.next_attempt_at = now + LEASE
+            delivery.next_attempt_at = now + config.lease
             in_use = [box.decrypt(endpoint.secret_encrypted)]
             if endpoint.previous_secret_encrypted and (endpoint.previous_secret_until or now) > now:
                 in_use.append(box.decrypt(endpoint.previous_secret_encrypted))
@@ -191,12 +193,18 @@ class DeliveryLoop:
     """
 
     def __init__(
-        self, database: Database, box: SecretBox, now: Callable[[], datetime], interval_seconds: float
+        self,
+        database: Database,
+        box: SecretBox,
+        now: Callable[[], datetime],
+        interval_seconds: float,
+        config: DeliveryConfig | None = None,
     ) -> None:
         self._database = database
         self._box = box
         self._now = now
         self._interval = interval_seconds
+        self._config = config or DeliveryConfig()
         self._stopping = False
 
     def stop(self) -> None:
@@ -207,7 +215,7 @@ class DeliveryLoop:
         async with httpx.AsyncClient(limits=limits, follow_redirects=False) as http:
             while not self._stopping:
                 try:
-                    sent = await deliver_due(self._database, http, self._box, self._now())
+                    sent = await deliver_due(self._database, http, self._box, self._now(), self._config)
                 except Exception:  # a database hiccup must not end delivery for good
                     log.exception("webhook delivery pass failed")
                     sent = 0
