@@ -84,7 +84,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--phases",
         default="open,steps,closed",
-        help="Which parts to run, comma-separated (open,steps,closed; also calcom, not in the default)",
+        help="Which parts to run, comma-separated (open,steps,closed; also calcom and webhooks, not in the default)",
     )
     parser.add_argument(
         "--calcom-delay-ms", type=float, default=50.0, help="calcom phase: Cal.com simulator delay, ms (50)"
@@ -97,6 +97,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="500,200,20",
         help="calcom phase: total req/s of availability hit, miss and booking; 0 = closed loop (500,200,20)",
     )
+    parser.add_argument("--webhook-rate", type=float, default=500.0, help="webhooks phase: ingest req/s (500)")
+    parser.add_argument("--webhook-events", type=int, default=2000, help="webhooks phase: events delivered (2000)")
     parser.add_argument("--per-field", type=int, default=10, help="Sample mentors per academic field (10 → 100)")
     parser.add_argument("--quick", action="store_true", help="Smoke run: ~8 s open loop, 3 short steps, 5 s closed")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "latest.md")
@@ -110,7 +112,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.steps = [float(r) for r in (args.steps or DEFAULT_STEPS).split(",") if r.strip()]
     args.step_duration = args.step_duration or args.duration
     args.phases = {p.strip() for p in args.phases.split(",") if p.strip()}
-    if unknown := args.phases - {*SERVE_PHASES, "calcom"}:
+    if unknown := args.phases - {*SERVE_PHASES, "calcom", "webhooks"}:
         parser.error(f"unknown phase(s): {', '.join(sorted(unknown))}")
     if min(args.duration, args.step_duration, args.closed_duration, args.calcom_duration) <= 0 or args.warmup < 0:
         parser.error("durations must be > 0 and --warmup ≥ 0")
@@ -307,6 +309,17 @@ def main(argv: list[str] | None = None) -> int:
             command="python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None else argv),
         )  # fmt: skip
         code = run_calcom(options)
+    if code == 0 and "webhooks" in args.phases:
+        from benchmarks.webhooks_bench import WebhookOptions, run_webhooks  # imports this module
+
+        code = run_webhooks(
+            WebhookOptions(
+                postgres_url=args.postgres_url, redis_url=args.redis_url, users=args.users, workers=args.workers,
+                rate=args.webhook_rate, events=args.webhook_events, warmup=args.warmup,
+                duration=args.calcom_duration, out=args.out,
+                command="python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None else argv),
+            )
+        )  # fmt: skip
     return code
 
 
