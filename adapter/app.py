@@ -20,7 +20,7 @@ from adapter.errors import EXCEPTION_HANDLERS
 from adapter.guards import api_guard
 from adapter.logging_setup import configure_logging
 from adapter.request_context import request_id_middleware
-from adapter.routes import availability, calcom_webhooks, health, media, ratings
+from adapter.routes import availability, calcom_webhooks, health, media, platform, ratings
 from adapter.routes.bookings import BookingsController
 from adapter.routes.students import StudentsController
 from adapter.routes.webhooks_admin import WebhookEndpointsController
@@ -147,6 +147,9 @@ def create_app(
             ratings.mentor_ratings,
             ratings.review_queue,
             ratings.resolve_review,
+            platform.platform_stats,
+            platform.platform_mentors,
+            platform.platform_export,
             WebhookEndpointsController,
         ],
         guards=[api_guard],

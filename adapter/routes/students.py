@@ -189,4 +189,4 @@ class StudentsController(Controller):
         summary="Completed, scheduled, cancelled sessions, rates and average rating (R7.1)",
     )
     async def stats(self, user_id: UserId, profiles: Profiles) -> Response[bytes]:
-        return ok(await profiles.stats(user_id))
+        return ok_json(await profiles.stats_json(user_id))

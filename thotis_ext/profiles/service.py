@@ -81,9 +81,13 @@ def _profile_key(user_id: str, audience: str) -> str:
     return f"profile:{user_id}:{audience}"
 
 
-def profile_cache_keys(user_id: str) -> tuple[str, str, str]:
+#: How long a mentor's statistics stay cached (SPEC: 10 minutes; every change invalidates them).
+STATS_TTL_SECONDS = 600
+
+
+def profile_cache_keys(user_id: str) -> tuple[str, ...]:
     """Every cached view of one profile, for invalidation by whoever changes it."""
-    return _profile_key(user_id, "public"), _profile_key(user_id, "private"), _profile_key(user_id, "booking")
+    return tuple(_profile_key(user_id, view) for view in ("public", "private", "booking", "stats"))
 
 
 def invalidate_profile_after_commit(session: AsyncSession, cache: Cache, user_id: str, *groups: str) -> None:
@@ -275,13 +279,23 @@ class ProfileService:
             raise ProfileNotFound()
         return value
 
-    async def stats(self, user_id: str) -> dict[str, Any]:
-        """Counters, rates and rating summary of one mentor (R7.1)."""
+    async def stats_json(self, user_id: str) -> bytes:
+        """Counters, rates and rating summary of one mentor (R7.1) as JSON bytes, cached for
+        `STATS_TTL_SECONDS` and dropped by every change to them (they move with the profile's row).
+
+        Raises:
+            InvalidUserId, ProfileNotFound
+        """
         check_user_id(user_id)
-        profile = await self.repo.get(user_id)
-        if profile is None:
+
+        async def load() -> dict[str, Any] | None:
+            profile = await self.repo.get(user_id)
+            return stats_view(profile) if profile is not None else None
+
+        value = await self.cache.get_or_load(_profile_key(user_id, "stats"), load, STATS_TTL_SECONDS)
+        if value == _NOT_PUBLIC:
             raise ProfileNotFound()
-        return stats_view(profile)
+        return value
 
     async def list_public(self, filters: ProfileFilters, *, page: int, page_size: int) -> Page:
         """Active, complete mentors matching every filter, in discovery order (R4, R18)."""
