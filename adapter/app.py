@@ -37,6 +37,7 @@ from core.redis import RedisGateway, connect_redis
 from core.settings import Settings
 from thotis_ext.calcom_link import CalcomLinker
 from thotis_ext.profiles.service import ProfileConfig
+from webhooks_in.inbox import InboxDeps, InboxSweep
 from webhooks_out.delivery import DeliveryConfig, DeliveryLoop
 
 API_PREFIX = "/api/v2"
@@ -58,13 +59,14 @@ def build_services(settings: Settings, *, simulator: CalcomSimulator | None = No
     calcom = connect_calcom(settings, simulator=simulator)
     organisation_key = settings.calcom_api_key.get_secret_value() if settings.calcom_api_key else None
     database = Database(settings.database_url, pool_size=settings.database_pool_size)
+    cache = Cache(gateway, local)
     clock = SystemClock()
     interval = settings.webhook_delivery_interval_seconds
     return Services(
         settings=settings,
         database=database,
         redis=gateway,
-        cache=Cache(gateway, local),
+        cache=cache,
         invalidations=InvalidationListener(gateway, local) if local is not None else None,
         limiter=RateLimiter(gateway),
         verifier=TokenVerifier(
@@ -75,6 +77,9 @@ def build_services(settings: Settings, *, simulator: CalcomSimulator | None = No
         linker=CalcomLinker(calcom.client, box, organisation_key or None),
         clock=clock,
         deliveries=delivery_loop(settings, database, box, clock) if interval > 0 else None,
+        sweep=InboxSweep(InboxDeps(database, cache, clock), settings.calcom_inbox_sweep_seconds)
+        if settings.calcom_inbox_sweep_seconds > 0
+        else None,
         profile_config=ProfileConfig(
             profile_ttl_seconds=settings.cache_profile_ttl_seconds,
             list_ttl_seconds=settings.cache_list_ttl_seconds,

@@ -17,6 +17,7 @@ from core.redis import RedisGateway
 from core.settings import Settings
 from thotis_ext.calcom_link import CalcomLinker
 from thotis_ext.profiles.service import ProfileConfig
+from webhooks_in.inbox import InboxSweep
 from webhooks_out.delivery import DeliveryLoop
 
 #: Background tasks notice a stop request within about a second; never wait longer than this.
@@ -40,8 +41,10 @@ class Services:
     clock: Clock
     invalidations: InvalidationListener | None = None
     deliveries: DeliveryLoop | None = None
+    sweep: InboxSweep | None = None
     _listener: asyncio.Task[None] | None = None
     _delivery: asyncio.Task[None] | None = None
+    _sweep: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         """Start background work (the cache invalidation listener) in the running loop."""
@@ -49,8 +52,16 @@ class Services:
             self._listener = asyncio.create_task(self.invalidations.run(), name="cache-invalidations")
         if self.deliveries is not None and self._delivery is None:
             self._delivery = asyncio.create_task(self.deliveries.run(), name="webhook-deliveries")
+        if self.sweep is not None and self._sweep is None:
+            self._sweep = asyncio.create_task(self.sweep.run(), name="calcom-inbox-sweep")
 
     async def close(self) -> None:
+        if self._sweep is not None:
+            assert self.sweep is not None
+            self.sweep.stop()
+            await asyncio.wait({self._sweep}, timeout=BACKGROUND_STOP_SECONDS)
+            self._sweep.cancel()
+            self._sweep = None
         if self._delivery is not None:
             assert self.deliveries is not None
             self.deliveries.stop()

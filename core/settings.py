@@ -90,6 +90,12 @@ class Settings(BaseSettings):
         le=7 * 24 * 3600,
         description="Oldest (and, by a tenth of it, newest) signed `createdAt` a Cal.com webhook may carry.",
     )
+    calcom_inbox_sweep_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=3600,
+        description="How often each process applies Cal.com webhooks still pending; 0 turns the sweep off here.",
+    )
     webhook_delivery_interval_seconds: float = Field(
         1.0,
         ge=0,

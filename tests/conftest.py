@@ -62,6 +62,7 @@ def test_settings(database_url: str) -> Settings:
         database_pool_size=5,
         calcom_webhook_secret=SecretStr(WEBHOOK_SECRET),
         webhook_delivery_interval_seconds=0,  # tests deliver with `deliver_due`, at the time they choose
+        calcom_inbox_sweep_seconds=0,  # and apply pending webhooks with `process_pending`
     )
 
 

@@ -9,6 +9,7 @@ session is not known yet (a no-show mark that overtook the booking) stays pendin
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,7 +29,9 @@ from webhooks_in.parsing import InboundWebhook, booking_facts, parse_webhook
 log = logging.getLogger(__name__)
 
 #: Tries of an event that keeps failing or waiting before it is set aside as `failed`.
-MAX_ATTEMPTS = 20
+MAX_ATTEMPTS = 100
+#: How long a webhook about a booking Thotis made waits for that booking's own request.
+ADOPT_OWN_AFTER = timedelta(minutes=2)
 
 
 class StaleWebhook(Unauthenticated):
@@ -51,11 +54,12 @@ def check_fresh(event: InboundWebhook, now: datetime, tolerance: timedelta) -> N
         raise StaleWebhook(details={"createdAt": event.sent_at.isoformat()})
 
 
-async def record(session: AsyncSession, event: InboundWebhook) -> int | None:
+async def record(session: AsyncSession, event: InboundWebhook, received_at: datetime) -> int | None:
     """Store the event unless an equal one was stored before; its id, or None for a duplicate."""
     statement = (
         insert(CalcomWebhookEvent)
         .values(
+            received_at=received_at,
             dedupe_key=event.dedupe_key,
             trigger=event.trigger,
             booking_uid=event.booking_uid,
@@ -134,7 +138,10 @@ async def _apply(session: AsyncSession, deps: InboxDeps, row: CalcomWebhookEvent
     change, facts = event.change, booking_facts(event)
     if change is None or facts is None:
         return Outcome.IGNORED
-    lifecycle = SessionLifecycle(session, deps.cache, deps.clock)
+    # Cal.com announces a booking Thotis made before the booking request has committed it: give
+    # that request time to record it, and adopt the booking only if it never did (a crash).
+    waited = deps.clock.now() - row.received_at
+    lifecycle = SessionLifecycle(session, deps.cache, deps.clock, adopt_own=waited >= ADOPT_OWN_AFTER)
     return await lifecycle.apply(change, facts)
 
 
@@ -154,3 +161,27 @@ async def _record_failure(deps: InboxDeps, event_id: int, exc: Exception) -> Non
                     row.status = "failed"
     except Exception:
         log.exception("could not record the failure of Cal.com webhook event %s", event_id)
+
+
+class InboxSweep:
+    """Applies pending events every `interval_seconds` until stopped: events that wait for their
+    session, and any whose first application was cut short (a crash between answer and apply)."""
+
+    def __init__(self, deps: InboxDeps, interval_seconds: float) -> None:
+        self._deps = deps
+        self._interval = interval_seconds
+        self._stopping = False
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    async def run(self) -> None:
+        while not self._stopping:
+            try:
+                await process_pending(self._deps)
+            except Exception:  # a database hiccup must not end the sweep for good
+                log.exception("Cal.com webhook inbox sweep failed")
+            for _ in range(max(1, int(self._interval / 0.5))):
+                if self._stopping:
+                    return
+                await asyncio.sleep(min(0.5, self._interval))

@@ -46,9 +46,10 @@ async def receive(request: Request[Any, Any, Any]) -> Response[bytes]:
     )
     event = parse_webhook(body)
     tolerance = timedelta(seconds=services.settings.calcom_webhook_tolerance_seconds)
-    inbox.check_fresh(event, services.clock.now(), tolerance)
+    now = services.clock.now()
+    inbox.check_fresh(event, now, tolerance)
     async with services.database.session() as session:
-        event_id = await inbox.record(session, event)
+        event_id = await inbox.record(session, event, now)
     log.info("Cal.com webhook %s for %s%s", event.trigger, event.booking_uid or "-", "" if event_id else " (duplicate)")
     answer = {"received": True, "duplicate": event_id is None, "triggerEvent": event.trigger}
     response = ok(answer)

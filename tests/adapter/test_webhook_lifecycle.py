@@ -20,9 +20,11 @@ from sqlalchemy import text
 
 from adapter.services import Services
 from calcom_client.simulator import CalcomSimulator
+from core.clock import FixedClock
 from tests.adapter.conftest import NOW
-from tests.adapter.helpers import ADMIN, assert_error
+from tests.adapter.helpers import ADMIN, SERVICE, assert_error
 from tests.adapter.test_availability import linked_mentor
+from tests.adapter.test_bookings import booking as booking_body
 from tests.adapter.test_calcom_webhooks import URL, signed
 from tests.conftest import reset
 from tests.webhooks_in import payloads
@@ -279,3 +281,40 @@ class TestNoBadWebhookIsA5xx:
                 text("SELECT count(*) FROM thotis.calcom_webhook_events WHERE last_error IS NOT NULL")
             )
         assert failed == 0
+
+
+class TestOwnBookingRace:
+    """Cal.com sends BOOKING_CREATED for a booking Thotis made before Thotis's request commits."""
+
+    async def test_the_webhook_of_an_own_booking_waits_for_its_request(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
+    ) -> None:
+        event_type_id, organizer = await mentor_event_type(api, simulator)
+        own = booking(event_type_id, SLOT, organizer)
+        body = payloads.created(own, NOW, metadata={"thotisSession": "true", "thotisMentorId": "m1"})
+        await post(api, body)
+        assert await session_row(services, own.uid) is None  # left to the booking request
+        deps = inbox.InboxDeps(services.database, services.cache, services.clock)
+        await inbox.process_pending(deps)
+        assert await session_row(services, own.uid) is None
+        services.clock = FixedClock(NOW + inbox.ADOPT_OWN_AFTER)  # the request never recorded it
+        await inbox.process_pending(inbox.InboxDeps(services.database, services.cache, services.clock))
+        row = await session_row(services, own.uid)
+        assert row is not None and row["status"] == "scheduled"
+        assert (await counters(services))["scheduled_sessions"] == 1
+
+    async def test_a_booking_made_through_the_api_is_counted_once_with_its_webhook(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
+    ) -> None:
+        event_type_id, organizer = await mentor_event_type(api, simulator)
+        made = await api.post("/api/v2/bookings", json=booking_body(), headers=SERVICE)
+        assert made.status_code == 201, made.text
+        uid = made.json()["data"]["uid"]
+        own = Booking(uid, next(_ids), event_type_id, SLOT, organizer_email=organizer)
+        await post(api, payloads.created(own, NOW, metadata={"thotisSession": "true", "thotisMentorId": "m1"}))
+        services.clock = FixedClock(NOW + inbox.ADOPT_OWN_AFTER)
+        await inbox.process_pending(inbox.InboxDeps(services.database, services.cache, services.clock))
+        assert (await counters(services))["scheduled_sessions"] == 1
+        async with services.database.engine.connect() as connection:
+            events = await connection.scalar(text("SELECT count(*) FROM thotis.webhook_messages"))
+        assert events == 1  # booking.created, from the API request only

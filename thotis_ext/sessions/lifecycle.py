@@ -80,7 +80,11 @@ class BookingFacts:
 class SessionLifecycle:
     """Applies Cal.com's booking changes to the sidecar's sessions within the caller's transaction."""
 
-    def __init__(self, session: AsyncSession, cache: Cache, clock: Clock) -> None:
+    def __init__(self, session: AsyncSession, cache: Cache, clock: Clock, *, adopt_own: bool = True) -> None:
+        """`adopt_own=False`: a booking Thotis made itself (its metadata says so) is not recorded
+        from its webhook, which Cal.com sends before the booking request has committed its row;
+        the event waits (DEFERRED) and only adopts the booking later if the row never appeared."""
+        self.adopt_own = adopt_own
         self.session = session
         self.sessions = SessionRepository(session)
         self.profiles = ProfileRepository(session)
@@ -104,6 +108,8 @@ class SessionLifecycle:
                 row.meet_url = facts.meet_url
                 return Outcome.APPLIED
             return Outcome.UNCHANGED
+        if facts.metadata.get("thotisSession") == "true" and not self.adopt_own:
+            return Outcome.DEFERRED
         mentor = await self._mentor_of(facts)
         if mentor is None:
             return Outcome.IGNORED
@@ -265,6 +271,8 @@ class SessionLifecycle:
                 self.sessions.add(row)
                 await self.session.flush()
         except IntegrityError as exc:
+            if "pk_sessions" in str(exc.orig):  # recorded meanwhile by the request that booked it
+                return Outcome.UNCHANGED
             # Another scheduled session holds that start, or Cal.com reused a booking id: keep ours.
             log.warning("Cal.com booking %s not recorded: %s", facts.uid, str(exc.orig).splitlines()[0])
             return Outcome.IGNORED
