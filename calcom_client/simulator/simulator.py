@@ -294,6 +294,10 @@ class CalcomSimulator:
         """What Cal.com's `/api/cron/webhookTriggers` does at `sim.now`: send every due MEETING_* job."""
         return self.dispatcher.run_due_jobs(self.clock.now())
 
+    def use_webhook_client(self, client: httpx.AsyncClient) -> None:
+        """Send webhooks through `client` from now on (e.g. an ASGI transport to the app under test)."""
+        self.dispatcher.use_client(client)
+
     async def drain_webhooks(self) -> None:
         """Wait until every scheduled webhook delivery has finished."""
         await self.dispatcher.drain()

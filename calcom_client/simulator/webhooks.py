@@ -63,6 +63,10 @@ class WebhookDispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         self._unstarted: list[tuple[Subscription, str, dict[str, Any], bool]] = []
 
+    def use_client(self, client: httpx.AsyncClient) -> None:
+        """Deliver through `client` (owned by the caller) from now on."""
+        self._client, self._owns_client = client, False
+
     def matching(self, trigger: str, *, owner_id: int, event_type_id: int) -> list[Subscription]:
         """Active subscriptions of the booking's organizer or event type that listen to `trigger`."""
         return [
