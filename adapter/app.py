@@ -92,7 +92,10 @@ def build_services(settings: Settings, *, simulator: CalcomSimulator | None = No
 
 def delivery_loop(settings: Settings, database: Database, box: SecretBox, clock: Clock) -> DeliveryLoop:
     """The outbound webhook delivery loop, as configured (in the app, or `thotis deliver`)."""
-    config = DeliveryConfig(lease=timedelta(seconds=settings.webhook_delivery_lease_seconds))
+    config = DeliveryConfig(
+        lease=timedelta(seconds=settings.webhook_delivery_lease_seconds),
+        slow_retries=tuple(settings.webhook_retry_schedule_seconds),
+    )
     return DeliveryLoop(database, box, clock.now, settings.webhook_delivery_interval_seconds or 1.0, config)
 
 

@@ -102,6 +102,11 @@ class Settings(BaseSettings):
         le=60,
         description="How often each process looks for due outbound webhook deliveries; 0 turns delivery off here.",
     )
+    webhook_retry_schedule_seconds: Annotated[list[int], NoDecode] = Field(
+        default_factory=lambda: [60, 300, 1800, 3600, 7200, 14_400, 28_800, 28_800],
+        description="Comma-separated seconds between the slow retries of a failing delivery, after the "
+        "1 s, 2 s and 4 s ones (each ±20 %); after the last one the delivery is dead.",
+    )
     webhook_delivery_lease_seconds: float = Field(
         60.0, ge=1, le=3600, description="How long a claimed delivery waits before another worker may send it again."
     )
@@ -144,6 +149,20 @@ class Settings(BaseSettings):
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [item.strip().rstrip("/") for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("webhook_retry_schedule_seconds", mode="before")
+    @classmethod
+    def _split_seconds(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [int(item) for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("webhook_retry_schedule_seconds")
+    @classmethod
+    def _sane_schedule(cls, value: list[int]) -> list[int]:
+        if not 1 <= len(value) <= 30 or any(not 1 <= seconds <= 7 * 24 * 3600 for seconds in value):
+            raise ValueError("1 to 30 delays, each from 1 s to 7 days")
         return value
 
     @property
@@ -192,7 +211,7 @@ class Settings(BaseSettings):
             elif value is None:
                 shown = "(unset)"
             elif isinstance(value, list):
-                shown = ",".join(value)
+                shown = ",".join(str(item) for item in value)
             elif name in {"database_url", "redis_url"}:
                 shown = mask_url_password(str(value))
             else:

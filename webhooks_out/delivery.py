@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds to wait after the 1st, 2nd, … failed attempt; after the last one the delivery is dead.
 FAST_RETRIES = (1, 2, 4)
-SLOW_RETRIES = (60, 300, 1800, 3600, 7200, 14_400, 28_800, 28_800)  # ≈ 23 h in all, jittered ±20 %
+#: The default slow schedule (THOTIS_WEBHOOK_RETRY_SCHEDULE_SECONDS): ≈ 23 h in all, jittered ±20 %.
+SLOW_RETRIES = (60, 300, 1800, 3600, 7200, 14_400, 28_800, 28_800)
 MAX_RETRY_AFTER = timedelta(hours=6)
 EXCERPT_BYTES = 2048
 
@@ -43,11 +44,14 @@ class DeliveryConfig:
     #: How long a claimed delivery is reserved for the worker that claimed it; if that worker
     #: dies, the delivery is sent again (same webhook-id) once the lease runs out.
     lease: timedelta = timedelta(seconds=60)
+    slow_retries: tuple[int, ...] = SLOW_RETRIES
 
 
-def retry_delay(failed_attempts: int, rng: random.Random | None = None) -> timedelta | None:
+def retry_delay(
+    failed_attempts: int, slow: tuple[int, ...] = SLOW_RETRIES, rng: random.Random | None = None
+) -> timedelta | None:
     """How long to wait after `failed_attempts` failures; None when it is time to give up."""
-    schedule = FAST_RETRIES + SLOW_RETRIES
+    schedule = FAST_RETRIES + slow
     if failed_attempts < 1 or failed_attempts > len(schedule):
         return None
     seconds = float(schedule[failed_attempts - 1])
@@ -128,7 +132,7 @@ async def _send(
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"[:500]
     duration_ms = int((time.perf_counter() - started) * 1000)
-    await _record(database, claim, now, status, duration_ms, excerpt, error, retry_after)
+    await _record(database, claim, now, status, duration_ms, excerpt, error, retry_after, config.slow_retries)
 
 
 async def _record(
@@ -140,6 +144,7 @@ async def _record(
     excerpt: str | None,
     error: str | None,
     retry_after: timedelta | None,
+    slow_retries: tuple[int, ...],
 ) -> None:
     async with database.session() as session:
         delivery = await session.get(WebhookDelivery, claim.delivery_id, with_for_update=True)
@@ -169,7 +174,7 @@ async def _record(
             )
             log.warning("webhook endpoint %s answered 410 Gone: disabled", delivery.endpoint_id)
             return
-        delay = retry_delay(delivery.attempts)
+        delay = retry_delay(delivery.attempts, slow_retries)
         if delay is None:
             delivery.status = "dead"
             log.warning("webhook delivery %s dead after %d attempts", delivery.id, delivery.attempts)

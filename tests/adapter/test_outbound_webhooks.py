@@ -32,7 +32,7 @@ from tests.adapter.test_calcom_webhooks import URL as CALCOM_URL
 from tests.adapter.test_calcom_webhooks import signed
 from tests.webhooks_in import payloads
 from webhooks_out import signing
-from webhooks_out.delivery import FAST_RETRIES, SLOW_RETRIES, deliver_due, retry_delay
+from webhooks_out.delivery import FAST_RETRIES, SLOW_RETRIES, DeliveryConfig, deliver_due, retry_delay
 
 HOOKS = "/api/v2/webhooks"
 
@@ -75,9 +75,9 @@ async def add_endpoint(api: httpx.AsyncClient, events: list[str] | None = None) 
     return data
 
 
-async def deliver(services: Services, receiver: Receiver, now: datetime) -> int:
+async def deliver(services: Services, receiver: Receiver, now: datetime, config: DeliveryConfig | None = None) -> int:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=receiver), base_url="http://receiver") as http:
-        return await deliver_due(services.database, http, services.box, now)
+        return await deliver_due(services.database, http, services.box, now, config)
 
 
 async def messages(services: Services) -> list[tuple[str, str | None, int]]:
@@ -295,6 +295,23 @@ class TestRetries:
         assert len(headers["webhook-signature"].split(" ")) == 2
         for secret in (endpoint["secret"], rotated["secret"]):
             Webhook(secret).verify(body, headers)
+
+    async def test_the_slow_schedule_is_configurable(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
+    ) -> None:
+        await add_endpoint(api)
+        await linked_mentor(api, simulator)
+        await book(api, booking())
+        config, failing, now, waits = DeliveryConfig(slow_retries=(10, 20)), Receiver(status=lambda n: 503), NOW, []
+        for _ in range(6):
+            await deliver(services, failing, now, config)
+            [row] = await delivery_rows(services)
+            if row["status"] == "dead":
+                break
+            waits.append((row["next_attempt_at"] - now).total_seconds())
+            now = row["next_attempt_at"]
+        assert row["status"] == "dead" and row["attempts"] == 6 and waits[:3] == [1.0, 2.0, 4.0]
+        assert 8 <= waits[3] <= 12 and 16 <= waits[4] <= 24
 
     def test_retry_schedule_gives_up_after_the_slow_schedule(self) -> None:
         total = sum(FAST_RETRIES + SLOW_RETRIES)

@@ -69,3 +69,12 @@ class TestSettings:
 
     def test_every_field_is_documented(self) -> None:
         assert all(field.description for field in Settings.model_fields.values())
+
+
+def test_webhook_retry_schedule_is_read_from_commas_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("THOTIS_WEBHOOK_RETRY_SCHEDULE_SECONDS", "10, 20,3600")
+    assert Settings().webhook_retry_schedule_seconds == [10, 20, 3600]
+    for bad in ("0", "", "abc", ",".join(["5"] * 31)):
+        monkeypatch.setenv("THOTIS_WEBHOOK_RETRY_SCHEDULE_SECONDS", bad)
+        with pytest.raises(ValueError):
+            Settings()

@@ -51,3 +51,12 @@ class TestCalcomSignature:
     def test_without_a_configured_secret_nothing_verifies(self) -> None:
         with pytest.raises(InvalidSignature):
             CalcomSignatureVerifier(None).verify(b"{}", cal_signature(b"{}"))
+
+
+def test_known_answer() -> None:
+    """A vector computed outside Python: `printf '%s' BODY | openssl dgst -sha256 -hmac SECRET`."""
+    body = b'{"triggerEvent":"BOOKING_CREATED","createdAt":"2026-03-10T15:59:58.123Z","payload":{"uid":"abc"}}'
+    expected = "ffa504c661cc04c601e60390938790c9cf91e41108c0e08e7e5f4b479a6cbf1f"
+    verifier = CalcomSignatureVerifier("thotis-known-answer-secret")
+    assert verifier.sign(body) == expected
+    verifier.verify(body, expected)
