@@ -1,12 +1,17 @@
-"""Hypothesis strategies and builders for valid (and invalid) profile bodies."""
+"""Hypothesis strategies and builders for valid (and invalid) profile bodies, and session rows."""
 
 from __future__ import annotations
 
 import io
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from hypothesis import strategies as st
 from PIL import Image
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from thotis_ext.enums import AcademicField
 
@@ -60,3 +65,33 @@ def image_bytes(width: int = 640, height: int = 480, fmt: str = "JPEG", color: s
     buffer = io.BytesIO()
     Image.new("RGB", (width, height), color).save(buffer, format=fmt)
     return buffer.getvalue()
+
+
+#: The prospective student of `insert_sessions` rows; exports and events must never show these.
+STUDENT_NAME, STUDENT_EMAIL = "Léa Secret", "lea.secret@example.org"
+
+
+async def insert_sessions(engine: AsyncEngine, mentor: str, sessions: Sequence[tuple[datetime, str]]) -> list[str]:
+    """Sessions of `mentor` starting at the given instants, in the given statuses, written straight to
+    the database (many rows without as many bookings); returns their uids."""
+    uids = [uuid.uuid4().hex[:22] for _ in sessions]
+    async with engine.begin() as connection:
+        for uid, (start, status) in zip(uids, sessions, strict=True):
+            await connection.execute(
+                text(
+                    "INSERT INTO thotis.sessions (uid, mentor_id, start_at, end_at, status, cancelled_by,"
+                    " student_name, student_email, student_language)"
+                    " VALUES (:uid, :mentor, :start, :end, :status, :cancelled_by, :name, :email, 'en')"
+                ),
+                {
+                    "uid": uid,
+                    "mentor": mentor,
+                    "start": start,
+                    "end": start + timedelta(minutes=15),
+                    "status": status,
+                    "cancelled_by": "student" if status == "cancelled" else None,
+                    "name": STUDENT_NAME,
+                    "email": STUDENT_EMAIL,
+                },
+            )
+    return uids

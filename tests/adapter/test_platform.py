@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +17,7 @@ from adapter.services import Services
 from calcom_client.simulator import CalcomSimulator
 from tests.adapter.helpers import ADMIN, SERVICE, assert_error, auth, create_profile, set_active
 from tests.conftest import reset
-from tests.factories import valid_body
+from tests.factories import STUDENT_EMAIL, STUDENT_NAME, insert_sessions, valid_body
 from thotis_ext import rules
 
 STATS = "/api/v2/platform/stats"
@@ -46,20 +44,6 @@ async def set_counters(services: Services, user_id: str, **counters: int) -> Non
                 "id": user_id,
             },
         )
-
-
-async def insert_sessions(services: Services, mentor: str, sessions: Sequence[tuple[datetime, str]]) -> list[str]:
-    uids = [uuid.uuid4().hex[:22] for _ in sessions]
-    async with services.database.engine.begin() as connection:
-        for uid, (start, status) in zip(uids, sessions, strict=True):
-            await connection.execute(
-                text(
-                    "INSERT INTO thotis.sessions (uid, mentor_id, start_at, end_at, status, student_name,"
-                    " student_email) VALUES (:uid, :mentor, :start, :end, :status, 'Zoé Dupont', 'zoe@example.org')"
-                ),
-                {"uid": uid, "mentor": mentor, "start": start, "end": start + timedelta(minutes=15), "status": status},
-            )
-    return uids
 
 
 def data(response: httpx.Response) -> Any:
@@ -100,7 +84,7 @@ class TestPlatformStats:
         await set_counters(services, "m2", completed_sessions=1, no_show_sessions=1, total_ratings=1, rating_sum=3)
         monday = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
         await insert_sessions(
-            services,
+            services.database.engine,
             "m1",
             [(monday, "completed"), (monday + timedelta(days=6, hours=14), "cancelled"), (monday, "no_show")],
         )
@@ -204,7 +188,9 @@ class TestExport:
         self, api: httpx.AsyncClient, services: Services
     ) -> None:
         await create_profile(api, "m1", valid_body(name="=cmd|' /C calc'!A0"))
-        [uid] = await insert_sessions(services, "m1", [(datetime(2026, 12, 1, 9, 0, tzinfo=UTC), "completed")])
+        [uid] = await insert_sessions(
+            services.database.engine, "m1", [(datetime(2026, 12, 1, 9, 0, tzinfo=UTC), "completed")]
+        )
         async with services.database.engine.begin() as connection:
             await connection.execute(
                 text(
@@ -220,7 +206,9 @@ class TestExport:
             assert response.headers["content-disposition"] == f'attachment; filename="thotis-{report}.csv"'
             rows = parse_csv(response)
             assert len(rows) == 2 and {len(row) for row in rows} == {width}
-            assert b"\r\n" in response.content and "Zoé" not in response.text and "zoe@" not in response.text
+            assert (
+                b"\r\n" in response.content and STUDENT_NAME not in response.text and STUDENT_EMAIL not in response.text
+            )
             if report == "mentors":
                 assert rows[1][:2] == ["m1", "'=cmd|' /C calc'!A0"]  # formula neutralised
             if report == "sessions":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -10,7 +9,6 @@ from typing import Any
 import httpx
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import text
 
 from adapter.auth import Role
 from adapter.services import Services
@@ -21,7 +19,7 @@ from tests.adapter.helpers import ADMIN, SERVICE, assert_error, auth, create_pro
 from tests.adapter.test_availability import linked_mentor
 from tests.adapter.test_bookings import SLOT, book, booking
 from tests.conftest import reset
-from tests.factories import valid_body
+from tests.factories import insert_sessions, valid_body
 from thotis_ext import rules
 
 AFTER_END = SLOT + timedelta(minutes=20)
@@ -47,20 +45,9 @@ async def rate(api: httpx.AsyncClient, uid: str, body: Any, headers: dict[str, s
 
 
 async def completed_sessions(services: Services, mentor: str, count: int) -> list[str]:
-    """Completed sessions inserted directly (many ratings without as many bookings)."""
-    uids = [uuid.uuid4().hex[:22] for _ in range(count)]
-    async with services.database.engine.begin() as connection:
-        for i, uid in enumerate(uids):
-            start = NOW - timedelta(days=1, minutes=15 * i)
-            await connection.execute(
-                text(
-                    "INSERT INTO thotis.sessions"
-                    " (uid, mentor_id, start_at, end_at, status, student_name, student_email)"
-                    " VALUES (:uid, :mentor, :start, :end, 'completed', 'Léa', 'lea@example.org')"
-                ),
-                {"uid": uid, "mentor": mentor, "start": start, "end": start + timedelta(minutes=15)},
-            )
-    return uids
+    """Completed sessions of the day before NOW, written straight to the database."""
+    starts = [NOW - timedelta(days=1, minutes=15 * i) for i in range(count)]
+    return await insert_sessions(services.database.engine, mentor, [(start, "completed") for start in starts])
 
 
 class TestRating:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -20,6 +19,7 @@ from sqlalchemy import text
 from adapter.services import Services
 from core.errors import InvalidInput
 from tests.conftest import reset
+from tests.factories import STUDENT_EMAIL, STUDENT_NAME, insert_sessions
 from thotis_ext import rules
 from thotis_ext.stats.service import (
     MAX_PERIODS,
@@ -110,30 +110,6 @@ async def insert_mentors(services: Services, rows: Sequence[Mentor]) -> None:
                     "average": average,
                 },
             )
-
-
-async def insert_sessions(services: Services, mentor: str, sessions: Sequence[tuple[datetime, str]]) -> list[str]:
-    """Sessions of `mentor` starting at the given instants, in the given statuses; returns their uids."""
-    uids = [uuid.uuid4().hex[:22] for _ in sessions]
-    async with services.database.engine.begin() as connection:
-        for uid, (start, status) in zip(uids, sessions, strict=True):
-            await connection.execute(
-                text(
-                    "INSERT INTO thotis.sessions (uid, mentor_id, start_at, end_at, status, cancelled_by,"
-                    " student_name, student_email, student_language)"
-                    " VALUES (:uid, :mentor, :start, :end, :status, :cancelled_by, 'Léa Secret',"
-                    " 'lea.secret@example.org', 'en')"
-                ),
-                {
-                    "uid": uid,
-                    "mentor": mentor,
-                    "start": start,
-                    "end": start + timedelta(minutes=15),
-                    "status": status,
-                    "cancelled_by": "student" if status == "cancelled" else None,
-                },
-            )
-    return uids
 
 
 @asynccontextmanager
@@ -252,7 +228,7 @@ class TestTrends:
         await reset(services)
         await insert_mentors(services, [Mentor("m1")])
         sessions = [(start.replace(tzinfo=UTC), status) for start, status in zip(starts, statuses, strict=False)]
-        await insert_sessions(services, "m1", sessions)
+        await insert_sessions(services.database.engine, "m1", sessions)
         last = min(first + timedelta(days=days), date(2027, 12, 31))
         if granularity == "month":  # 366 days may touch 13 months; stay inside 120 anyway
             last = min(last, first + timedelta(days=300))
@@ -287,7 +263,9 @@ class TestTrends:
         paris_midnight_thirty = datetime(2026, 12, 8, 0, 30, tzinfo=ZoneInfo("Europe/Paris"))  # Monday 23:30 UTC
         tuesday = datetime(2026, 12, 8, 0, 0, tzinfo=UTC)
         await insert_sessions(
-            services, "m1", [(late_monday, "completed"), (paris_midnight_thirty, "cancelled"), (tuesday, "no_show")]
+            services.database.engine,
+            "m1",
+            [(late_monday, "completed"), (paris_midnight_thirty, "cancelled"), (tuesday, "no_show")],
         )
         async with platform(services) as stats:
             days = (await stats.totals_and_trends("day", date(2026, 12, 7), date(2026, 12, 8)))["trends"]
@@ -409,7 +387,9 @@ class TestExport:
         await reset(services)
         await insert_mentors(services, [Mentor("m2", name="bob", completed=3, cancelled=1), Mentor("m1", name="ann")])
         start = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
-        [done, cancelled] = await insert_sessions(services, "m2", [(start, "completed"), (start, "cancelled")])
+        [done, cancelled] = await insert_sessions(
+            services.database.engine, "m2", [(start, "completed"), (start, "cancelled")]
+        )
         async with services.database.engine.begin() as connection:
             await connection.execute(
                 text(
@@ -433,7 +413,7 @@ class TestExport:
         assert rating_header == ["id", "sessionUid", "mentorId", "rating", "feedback", "flaggedForReview", "createdAt"]
         assert rating_rows[0][:6] == ["1", done, "m2", "2", '=1+1, "bof"', "true"]
         everything = str([mentor_rows, session_rows, rating_rows])
-        assert "Secret" not in everything and "lea.secret" not in everything  # no student personal data
+        assert STUDENT_NAME not in everything and STUDENT_EMAIL not in everything  # no student personal data
 
     async def test_unknown_report_is_refused(self, services: Services) -> None:
         async with platform(services) as stats:

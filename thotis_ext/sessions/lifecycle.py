@@ -110,18 +110,12 @@ class SessionLifecycle:
             return Outcome.UNCHANGED
         if facts.metadata.get("thotisSession") == "true" and not self.adopt_own:
             return Outcome.DEFERRED
-        mentor = await self._mentor_of(facts)
-        if mentor is None:
-            return Outcome.IGNORED
-        return await self._insert(mentor, facts, SessionStatus.SCHEDULED)
+        return await self._first_seen(facts, SessionStatus.SCHEDULED)
 
     async def _cancelled(self, facts: BookingFacts) -> Outcome:
         row = await self.sessions.get(facts.uid, for_update=True)
         if row is None:
-            mentor = await self._mentor_of(facts)
-            if mentor is None:
-                return Outcome.IGNORED
-            return await self._insert(mentor, facts, SessionStatus.CANCELLED)
+            return await self._first_seen(facts, SessionStatus.CANCELLED)
         if row.status != SessionStatus.SCHEDULED.value:
             return Outcome.UNCHANGED
         mentor = await self._mentor_by_id(row.mentor_id)
@@ -186,10 +180,7 @@ class SessionLifecycle:
     async def _ended(self, facts: BookingFacts) -> Outcome:
         row = await self.sessions.get(facts.uid, for_update=True)
         if row is None:
-            mentor = await self._mentor_of(facts)
-            if mentor is None:
-                return Outcome.IGNORED
-            return await self._insert(mentor, facts, SessionStatus.COMPLETED)
+            return await self._first_seen(facts, SessionStatus.COMPLETED)
         if row.status != SessionStatus.SCHEDULED.value:
             return Outcome.UNCHANGED
         row.status = SessionStatus.COMPLETED.value
@@ -224,6 +215,11 @@ class SessionLifecycle:
             return Outcome.UNCHANGED
         self._invalidate(await self._mentor_by_id(row.mentor_id))
         return Outcome.APPLIED
+
+    async def _first_seen(self, facts: BookingFacts, status: SessionStatus) -> Outcome:
+        """A booking not known yet: record it in `status` if it is a Thotis mentor's, else ignore it."""
+        mentor = await self._mentor_of(facts)
+        return Outcome.IGNORED if mentor is None else await self._insert(mentor, facts, status)
 
     async def _insert(
         self,
