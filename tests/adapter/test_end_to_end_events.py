@@ -17,7 +17,8 @@ from core.clock import FixedClock
 from tests.adapter.helpers import ADMIN, SERVICE
 from tests.adapter.test_availability import linked_mentor
 from tests.adapter.test_bookings import SLOT, book, booking
-from tests.adapter.test_outbound_webhooks import Receiver, add_endpoint, deliver
+from tests.adapter.test_outbound_webhooks import add_endpoint, deliver
+from tests.calcom_client.simulator.support import Receiver
 from tests.conftest import WEBHOOK_SECRET
 from webhooks_in import inbox
 
@@ -63,11 +64,11 @@ class TestEndToEnd:
         await deliver(services, receiver, after)
         await deliver(services, receiver, after + timedelta(minutes=1))  # nothing is sent twice
         verifier = Webhook(endpoint["secret"])
-        ids = [headers["webhook-id"] for headers, _ in receiver.received]
+        ids = [item.headers["webhook-id"] for item in receiver.received]
         assert len(ids) == len(set(ids))
-        for headers, body in receiver.received:
-            verifier.verify(body, headers)
-        assert Counter(event["type"] for event in receiver.events()) == Counter(
+        for item in receiver.received:
+            verifier.verify(item.body, item.headers)
+        assert Counter(event["type"] for event in receiver.payloads()) == Counter(
             {"booking.created": 2, "booking.rescheduled": 1, "booking.completed": 1, "rating.submitted": 1}
         )
 

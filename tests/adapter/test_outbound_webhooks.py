@@ -6,10 +6,7 @@ answers, no network. Every received event is verified with the `standardwebhooks
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,39 +27,12 @@ from tests.adapter.test_availability import linked_mentor
 from tests.adapter.test_bookings import SLOT, book, booking
 from tests.adapter.test_calcom_webhooks import URL as CALCOM_URL
 from tests.adapter.test_calcom_webhooks import signed
+from tests.calcom_client.simulator.support import Receiver
 from tests.webhooks_in import payloads
 from webhooks_out import signing
 from webhooks_out.delivery import FAST_RETRIES, SLOW_RETRIES, DeliveryConfig, deliver_due, retry_delay
 
 HOOKS = "/api/v2/webhooks"
-
-
-@dataclass
-class Receiver:
-    """Records what it receives; answers `status(n)` for the n-th request (0-based)."""
-
-    status: Callable[[int], int] = lambda n: 200
-    headers: dict[str, str] = field(default_factory=dict)
-    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
-        status = self.status(len(self.received))
-        self.received.append((headers, body))
-        extra = [(k.encode(), v.encode()) for k, v in self.headers.items()]
-        await send({"type": "http.response.start", "status": status, "headers": extra})
-        await send({"type": "http.response.body", "body": b'{"ok":true}'})
-
-    def events(self) -> list[dict[str, Any]]:
-        return [json.loads(body) for _, body in self.received]
 
 
 async def add_endpoint(api: httpx.AsyncClient, events: list[str] | None = None) -> dict[str, Any]:
@@ -153,12 +123,12 @@ class TestDelivery:
         receiver = Receiver()
         assert await deliver(services, receiver, NOW) == 3
         verifier = Webhook(endpoint["secret"])
-        for headers, body in receiver.received:
-            verified = verifier.verify(body, headers)
-            assert verified["id"] == headers["webhook-id"]
-        types = [event["type"] for event in receiver.events()]
+        for item in receiver.received:
+            verified = verifier.verify(item.body, item.headers)
+            assert verified["id"] == item.headers["webhook-id"]
+        types = [event["type"] for event in receiver.payloads()]
         assert sorted(types) == ["booking.cancelled", "booking.created", "booking.rescheduled"]
-        rescheduled = next(e for e in receiver.events() if e["type"] == "booking.rescheduled")
+        rescheduled = next(e for e in receiver.payloads() if e["type"] == "booking.rescheduled")
         assert rescheduled["data"]["previousUid"] == first["uid"] and rescheduled["data"]["sessionUid"] == new_uid
         assert await deliver(services, receiver, NOW + timedelta(hours=1)) == 0  # delivered once
 
@@ -215,7 +185,7 @@ class TestDelivery:
         await api.post(f"/api/v2/bookings/{uid}/rating", json={"rating": 2, "feedback": "Bof"}, headers=SERVICE)
         receiver = Receiver()
         await deliver(services, receiver, SLOT + timedelta(minutes=30))
-        assert sorted(e["type"] for e in receiver.events()) == ["rating.flagged", "rating.submitted"]
+        assert sorted(e["type"] for e in receiver.payloads()) == ["rating.flagged", "rating.submitted"]
         assert (await delivery_rows(services))[0]["status"] == "delivered"
         assert len(await delivery_rows(services)) == 2  # booking.created was not wanted by this endpoint
 
@@ -242,7 +212,7 @@ class TestRetries:
         assert waits[:3] == [1.0, 2.0, 4.0]
         for wait, planned in zip(waits[3:], SLOW_RETRIES, strict=True):
             assert 0.8 * planned <= wait <= 1.2 * planned
-        ids = {headers["webhook-id"] for headers, _ in failing.received}
+        ids = {item.headers["webhook-id"] for item in failing.received}
         assert len(ids) == 1  # the same webhook-id on every attempt
         log = (await api.get(f"{HOOKS}/{endpoint['id']}/deliveries", headers=ADMIN)).json()["data"]
         assert len(log[0]["attempts"]) == row["attempts"] and log[0]["attempts"][0]["statusCode"] == 500
@@ -250,7 +220,7 @@ class TestRetries:
         assert again.status_code == 200
         ok = Receiver()
         assert await deliver(services, ok, NOW) == 1
-        assert ok.received[0][0]["webhook-id"] in ids
+        assert ok.received[0].headers["webhook-id"] in ids
         assert (await delivery_rows(services))[0]["status"] == "delivered"
 
     async def test_410_disables_the_endpoint_and_retry_after_is_honoured(
@@ -259,7 +229,7 @@ class TestRetries:
         await add_endpoint(api)
         await linked_mentor(api, simulator)
         await book(api, booking())
-        busy = Receiver(status=lambda n: 503, headers={"Retry-After": "120"})
+        busy = Receiver(status=lambda n: 503, reply_headers={"Retry-After": "120"})
         await deliver(services, busy, NOW)
         [row] = await delivery_rows(services)
         assert (row["next_attempt_at"] - NOW).total_seconds() == 120
@@ -276,7 +246,7 @@ class TestRetries:
         await add_endpoint(api)
         await linked_mentor(api, simulator)
         await book(api, booking())
-        moved = Receiver(status=lambda n: 302, headers={"Location": "http://169.254.169.254/"})
+        moved = Receiver(status=lambda n: 302, reply_headers={"Location": "http://169.254.169.254/"})
         await deliver(services, moved, NOW)
         [row] = await delivery_rows(services)
         assert len(moved.received) == 1 and row["status"] == "pending" and row["last_status_code"] == 302
@@ -291,10 +261,10 @@ class TestRetries:
         await book(api, booking())
         receiver = Receiver()
         await deliver(services, receiver, NOW)
-        headers, body = receiver.received[0]
-        assert len(headers["webhook-signature"].split(" ")) == 2
+        item = receiver.received[0]
+        assert len(item.headers["webhook-signature"].split(" ")) == 2
         for secret in (endpoint["secret"], rotated["secret"]):
-            Webhook(secret).verify(body, headers)
+            Webhook(secret).verify(item.body, item.headers)
 
     async def test_the_slow_schedule_is_configurable(
         self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator

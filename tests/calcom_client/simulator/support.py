@@ -109,10 +109,12 @@ class Received:
 
 @dataclass
 class Receiver:
-    """An ASGI webhook receiver recording every request; answers `status`, may call `on_receive`."""
+    """An ASGI webhook receiver recording every request; answers `status` (or `status(n)` for the
+    n-th request, 0-based) with `reply_headers`, and may call `on_receive`."""
 
-    status: int = 200
+    status: int | Callable[[int], int] = 200
     on_receive: Callable[[Received], Awaitable[None]] | None = None
+    reply_headers: dict[str, str] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
 
     async def __call__(
@@ -128,12 +130,18 @@ class Receiver:
             if not message.get("more_body"):
                 break
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        status = self.status(len(self.received)) if callable(self.status) else self.status
         item = Received(scope["path"], headers, body)
         self.received.append(item)
         if self.on_receive is not None:
             await self.on_receive(item)
-        await send({"type": "http.response.start", "status": self.status, "headers": []})
+        extra = [(k.encode(), v.encode()) for k, v in self.reply_headers.items()]
+        await send({"type": "http.response.start", "status": status, "headers": extra})
         await send({"type": "http.response.body", "body": b""})
+
+    def payloads(self) -> list[dict[str, Any]]:
+        """Every received body, parsed."""
+        return [r.json() for r in self.received]
 
     def of(self, trigger: str) -> list[Received]:
         """The deliveries of one trigger."""
