@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from adapter.auth import TokenVerifier
 from adapter.calcom_wiring import CalcomConnection
@@ -19,6 +20,15 @@ from thotis_ext.calcom_link import CalcomLinker
 from thotis_ext.profiles.service import ProfileConfig
 from webhooks_in.inbox import InboxSweep
 from webhooks_out.delivery import DeliveryLoop
+
+
+class BackgroundWorker(Protocol):
+    """A loop that runs until `stop()` (or cancellation)."""
+
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
+
 
 #: Background tasks notice a stop request within about a second; never wait longer than this.
 BACKGROUND_STOP_SECONDS = 3.0
@@ -42,40 +52,29 @@ class Services:
     invalidations: InvalidationListener | None = None
     deliveries: DeliveryLoop | None = None
     sweep: InboxSweep | None = None
-    _listener: asyncio.Task[None] | None = None
-    _delivery: asyncio.Task[None] | None = None
-    _sweep: asyncio.Task[None] | None = None
+    _running: list[tuple[BackgroundWorker, asyncio.Task[None]]] = field(default_factory=list)
 
     def start(self) -> None:
-        """Start background work (the cache invalidation listener) in the running loop."""
-        if self.invalidations is not None and self._listener is None:
-            self._listener = asyncio.create_task(self.invalidations.run(), name="cache-invalidations")
-        if self.deliveries is not None and self._delivery is None:
-            self._delivery = asyncio.create_task(self.deliveries.run(), name="webhook-deliveries")
-        if self.sweep is not None and self._sweep is None:
-            self._sweep = asyncio.create_task(self.sweep.run(), name="calcom-inbox-sweep")
+        """Start the background workers (cache invalidations, webhook delivery, inbox sweep)."""
+        if self._running:
+            return
+        for name, worker in (
+            ("cache-invalidations", self.invalidations),
+            ("webhook-deliveries", self.deliveries),
+            ("calcom-inbox-sweep", self.sweep),
+        ):
+            if worker is not None:
+                self._running.append((worker, asyncio.create_task(worker.run(), name=name)))
 
     async def close(self) -> None:
-        if self._sweep is not None:
-            assert self.sweep is not None
-            self.sweep.stop()
-            await asyncio.wait({self._sweep}, timeout=BACKGROUND_STOP_SECONDS)
-            self._sweep.cancel()
-            self._sweep = None
-        if self._delivery is not None:
-            assert self.deliveries is not None
-            self.deliveries.stop()
-            await asyncio.wait({self._delivery}, timeout=BACKGROUND_STOP_SECONDS)
-            self._delivery.cancel()
-            self._delivery = None
-        if self._listener is not None:
-            assert self.invalidations is not None
-            # redis-py can swallow a cancellation that lands while it subscribes, so the listener
-            # is also told to stop, and waited for only so long.
-            self.invalidations.stop()
-            self._listener.cancel()
-            await asyncio.wait({self._listener}, timeout=BACKGROUND_STOP_SECONDS)
-            self._listener = None
+        # Each worker is told to stop as well as cancelled: redis-py can swallow a cancellation
+        # that lands while it subscribes. None is waited for longer than BACKGROUND_STOP_SECONDS.
+        running, self._running = self._running, []
+        for worker, task in running:
+            worker.stop()
+            task.cancel()
+        if running:
+            await asyncio.wait({task for _, task in running}, timeout=BACKGROUND_STOP_SECONDS)
         await self.calcom.close()
         await self.redis.close()
         await self.database.dispose()

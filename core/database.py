@@ -6,7 +6,7 @@ without touching Cal.com's tables.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 
 from sqlalchemy import MetaData, text
@@ -46,19 +46,21 @@ def asyncpg_url(url: str) -> str:
 _AFTER_COMMIT = "thotis.after_commit"
 
 
-def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]]) -> None:
+def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]], *, key: Hashable = None) -> None:
     """Run `callback` once the session's transaction has committed (cache invalidation, jobs).
 
     Doing such work before the commit would let a concurrent reader refill a cache with the old
-    row, or a job run before its data exists.
+    row, or a job run before its data exists. Callbacks registered under the same `key` before
+    one commit run once (a change that touches a profile in several steps invalidates it once).
     """
-    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+    pending: dict[Hashable, Callable[[], Awaitable[None]]] = session.info.setdefault(_AFTER_COMMIT, {})
+    pending.setdefault(object() if key is None else key, callback)
 
 
 async def commit(session: AsyncSession) -> None:
     """Commit, then run the callbacks registered with `after_commit`."""
     await session.commit()
-    for callback in session.info.pop(_AFTER_COMMIT, []):
+    for callback in session.info.pop(_AFTER_COMMIT, {}).values():
         await callback()
 
 

@@ -97,7 +97,7 @@ def invalidate_profile_after_commit(session: AsyncSession, cache: Cache, user_id
     async def invalidate() -> None:
         await cache.invalidate(profile_cache_keys(user_id), (LIST_GROUP, *groups))
 
-    after_commit(session, invalidate)
+    after_commit(session, invalidate, key=("profile-caches", user_id, *groups))
 
 
 def _list_key(filters: ProfileFilters, offset: int, limit: int) -> str:
