@@ -33,7 +33,7 @@ import httpx
 from benchmarks.closedloop import RECONNECT_PAUSE_S, read_response
 from benchmarks.cpu import CpuSnapshot, tree_cpu_seconds
 from benchmarks.recording import Recorder
-from benchmarks.report import MIN_ACHIEVED_SHARE, P99_TARGET_MS, Phase, _latency_cells, _samples
+from benchmarks.report import MIN_ACHIEVED_SHARE, P99_TARGET_MS, Phase, latency_cells, samples
 from benchmarks.run import _cleanup, log_problems
 from benchmarks.stack import (
     ROOT,
@@ -128,7 +128,7 @@ def simulator_server(*, delay_ms: float, webhook_url: str, log_path: Path) -> Se
     return Server("calcom-simulator", argv, env, port, log_path, "/v2/me", auth)
 
 
-def _request(server: Server, method: str, path: str, token: str, body: bytes = b"", **headers: str) -> bytes:
+def raw_request(server: Server, method: str, path: str, token: str, body: bytes = b"", **headers: str) -> bytes:
     """The bytes of one HTTP/1.1 request (keep-alive) with a Bearer token and extra headers."""
     lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{server.port}", f"Authorization: Bearer {token}"]
     lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]
@@ -138,11 +138,11 @@ def _request(server: Server, method: str, path: str, token: str, body: bytes = b
 
 
 def _get(server: Server, token: str, path: str) -> bytes:
-    return _request(server, "GET", path, token)
+    return raw_request(server, "GET", path, token)
 
 
 def _post(server: Server, token: str, path: str, body: bytes) -> bytes:
-    return _request(server, "POST", path, token, body)
+    return raw_request(server, "POST", path, token, body)
 
 
 def availability_path(mentor: str, start: dt.datetime | None = None, end: dt.datetime | None = None) -> str:
@@ -201,7 +201,7 @@ async def _connection(
             writer.close()
 
 
-async def _load(
+async def run_load(
     label: str,
     stack: Stack,
     next_request: RequestFactory,
@@ -302,7 +302,7 @@ async def measure(stack: Stack, token: str, opts: CalcomOptions) -> tuple[list[M
     if warm.status_code != 200 or not warm.json().get("data"):
         raise RuntimeError(f"availability warm-up answered {warm.status_code}: {warm.text[:300]}")
     print(f"· availability hit — {_load_text(hit_rate, opts)}", flush=True)
-    results.append(await _load("availability hit", stack, lambda: hit, 200, hit_rate, opts))
+    results.append(await run_load("availability hit", stack, lambda: hit, 200, hit_rate, opts))
 
     # Cache miss: (mentor, start minute) distinct per request, so every cache key is new.
     def miss(i: int) -> bytes | None:
@@ -325,14 +325,14 @@ async def measure(stack: Stack, token: str, opts: CalcomOptions) -> tuple[list[M
             "timeZone": "UTC", "format": "range",
         }  # fmt: skip
         path = f"/v2/slots?{urlencode(query)}"
-        return _request(stack.simulator, "GET", path, demo_api_key(mentors[mentor]), cal_api_version=SLOTS_VERSION)
+        return raw_request(stack.simulator, "GET", path, demo_api_key(mentors[mentor]), cal_api_version=SLOTS_VERSION)
 
     print(f"· Cal.com alone: slots — {_load_text(miss_rate, opts)}", flush=True)
-    calcom_miss = await _load(
+    calcom_miss = await run_load(
         "Cal.com alone: slots", stack, _counter_factory(calcom_slots), 200, miss_rate, opts, target=stack.simulator
     )
     print(f"· availability miss — {_load_text(miss_rate, opts)}", flush=True)
-    miss_result = await _load("availability miss", stack, _counter_factory(miss), 200, miss_rate, opts)
+    miss_result = await run_load("availability miss", stack, _counter_factory(miss), 200, miss_rate, opts)
     miss_result.calcom = calcom_miss
     results.append(miss_result)
 
@@ -368,16 +368,16 @@ async def measure(stack: Stack, token: str, opts: CalcomOptions) -> tuple[list[M
             "eventTypeId": event_types[mentors.index(mentor)],
             "attendee": {"name": f"Bench Student {i}", "email": f"bench-cal-{i}@example.com", "timeZone": "UTC"},
         }
-        return _request(
+        return raw_request(
             stack.simulator, "POST", "/v2/bookings", demo_api_key(mentor), json.dumps(body).encode(),
             cal_api_version=BOOKINGS_VERSION,
         )  # fmt: skip
 
     print(f"· Cal.com alone: bookings — {load}", flush=True)
-    calcom_booking = await _load(
+    calcom_booking = await run_load(
         "Cal.com alone: bookings", stack, _counter_factory(calcom_book), 201, booking_rate, opts, target=stack.simulator
     )
-    booking = await _load("booking", stack, _counter_factory(book), 201, booking_rate, opts)
+    booking = await run_load("booking", stack, _counter_factory(book), 201, booking_rate, opts)
     booking.calcom = calcom_booking
     if booking.phase.window_s < opts.duration - 0.5:
         booking.note = f"stopped after {booking.phase.window_s:.1f} s: the {len(slots)} free slots ran out"
@@ -452,7 +452,7 @@ def markdown(opts: CalcomOptions, results: list[Measured], slots: int, logs: tup
         "",
     ]
     for item in _with_baselines(results):
-        lines += _samples(item.phase)
+        lines += samples(item.phase)
     log_lines, log_total = logs
     lines += ["## Server log", ""]
     if log_total:
@@ -469,7 +469,7 @@ def _with_baselines(results: list[Measured]) -> list[Measured]:
 def _row(item: Measured, label: str, added: str, over_delay: str, target: str, met: bool | None) -> str:
     t = item.phase.total
     statuses = ", ".join(f"{code} ×{count}" for code, count in sorted(item.statuses.items()))
-    cells = _latency_cells(t).removeprefix("| ").removesuffix(" |")
+    cells = latency_cells(t).removeprefix("| ").removesuffix(" |")
     verdict = "–" if met is None else "yes" if met else "**no**"
     return (
         f"| {label} | {_rate_cell(item)} | {t.rps:.0f} | {cells} | {statuses} | {added} | {over_delay} "

@@ -141,7 +141,7 @@ def _cpu_per_request(phase: Phase) -> str:
 LATENCY_HEADER = "| p50 ms | p95 ms | p99 ms | max ms | errors |"
 
 
-def _latency_cells(stats: RouteStats) -> str:
+def latency_cells(stats: RouteStats) -> str:
     return f"| {_ms(stats.p50)} | {_ms(stats.p95)} | {_ms(stats.p99)} | {_ms(stats.max)} | {_errors(stats)} |"
 
 
@@ -201,8 +201,8 @@ class Report:
         ]
         for stats in [*phase.routes, phase.total]:
             verdict = "yes" if stats.p99 <= P99_TARGET_MS and not stats.errors else "**no**"
-            lines.append(f"| {stats.route} | {stats.rps:.0f} " + _latency_cells(stats) + f" {verdict} |")
-        return [*lines, "", *_samples(phase)]
+            lines.append(f"| {stats.route} | {stats.rps:.0f} " + latency_cells(stats) + f" {verdict} |")
+        return [*lines, "", *samples(phase)]
 
     def _steps_md(self) -> list[str]:
         if not self.steps:
@@ -228,11 +228,11 @@ class Report:
             verdict = "yes" if phase.sustained() else "**no**"
             lines.append(
                 f"| {phase.target_rate:.0f} | {phase.total.rps:.0f} "
-                + _latency_cells(phase.total)
+                + latency_cells(phase.total)
                 + f" {phase.slow_seconds}/{phase.seconds} | {_cpu(phase)} | {_cpu_per_request(phase)} | {verdict} |"
             )
-        samples = [line for phase in self.steps for line in _samples(phase)]
-        return [*lines, "", *samples]
+        sample_lines = [line for phase in self.steps for line in samples(phase)]
+        return [*lines, "", *sample_lines]
 
     def _closed_md(self) -> list[str]:
         if not self.closed:
@@ -257,11 +257,11 @@ class Report:
                 ratio = f"**{ratio}**"
             lines.append(
                 f"| {phase.label} | {phase.total.rps:.0f} | {ratio} "
-                + _latency_cells(phase.total)
+                + latency_cells(phase.total)
                 + f" {_cpu(phase)} | {_cpu_per_request(phase)} |"
             )
-        samples = [line for phase in self.closed for line in _samples(phase)]
-        return [*lines, "", *samples]
+        sample_lines = [line for phase in self.closed for line in samples(phase)]
+        return [*lines, "", *sample_lines]
 
     def _log_md(self) -> list[str]:
         lines = ["## Server logs", ""]
@@ -272,7 +272,7 @@ class Report:
         return lines
 
 
-def _samples(phase: Phase) -> list[str]:
+def samples(phase: Phase) -> list[str]:
     if not phase.error_samples:
         return []
     return [f"Error samples ({phase.label}):", "", "```", *phase.error_samples, "```", ""]

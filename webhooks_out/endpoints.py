@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock
@@ -123,8 +123,8 @@ class EndpointService:
                 details={"known": list(EVENT_TYPES)},
             )
         await check_url(url, self.policy)
-        count = len((await self.session.scalars(select(WebhookEndpoint.id))).all())
-        if count >= MAX_ENDPOINTS:
+        count = await self.session.scalar(select(func.count()).select_from(WebhookEndpoint))
+        if (count or 0) >= MAX_ENDPOINTS:
             raise InvalidInput(f"At most {MAX_ENDPOINTS} endpoints.", code="TOO_MANY_WEBHOOKS")
         secret = signing.new_secret()
         row = WebhookEndpoint(
