@@ -31,6 +31,8 @@ class TestEndToEnd:
     ) -> None:
         endpoint = await add_endpoint(api)
         user = await linked_mentor(api, simulator)
+        before = (await api.get("/api/v2/students/m1", headers=SERVICE)).json()["data"]  # now cached
+        assert before["stats"]["scheduledSessions"] == 0 and before["totalRatings"] == 0
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sidecar") as to_app:
             simulator.use_webhook_client(to_app)
             simulator.subscribe("http://sidecar/webhooks/calcom", TRIGGERS, user=user, secret=WEBHOOK_SECRET)
@@ -75,6 +77,10 @@ class TestEndToEnd:
         stats = (await api.get("/api/v2/students/m1/stats", headers=SERVICE)).json()["data"]
         assert (stats["completedSessions"], stats["scheduledSessions"], stats["cancelledSessions"]) == (1, 1, 0)
         assert (stats["averageRating"], stats["totalRatings"]) == (4.0, 1)
+        # Property 22 after a real history: the public profile (cached before it) shows the same.
+        public = (await api.get("/api/v2/students/m1", headers=SERVICE)).json()["data"]
+        assert public["stats"] == stats
+        assert (public["averageRating"], public["totalRatings"]) == (4.0, 1)
         day = SLOT.date().isoformat()
         trends = await api.get(
             "/api/v2/platform/stats", params={"granularity": "day", "from": day, "to": day}, headers=ADMIN
