@@ -30,15 +30,28 @@ from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from adapter.envelope import error_body
+from adapter.monitoring import report_request_error
 from adapter.request_context import REQUEST_ID_HEADER, current_request_id, new_request_id
 from core.errors import RateLimited, ThotisError
+from core.i18n import catalogs, negotiate
 
 log = logging.getLogger("thotis.errors")
 
 
 def _respond(
-    status: int, code: str, message: str, details: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+    request: Request[Any, Any, Any],
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response[bytes]:
+    locale = negotiate(request.headers.get("accept-language"), "en")
+    if locale != "en" and catalogs().has(f"error.{code}", locale):
+        # The English message raised says most; another language gets its catalog's message for
+        # the code, and `details` (field names, limits) stay as they are for both.
+        message = catalogs().translate(f"error.{code}", locale)
+    headers = {**(headers or {}), "Content-Language": locale, "Vary": "Accept-Language"}
     request_id = current_request_id()
     if request_id is None:  # failed before routing (unknown route, wrong method): no middleware ran
         request_id = new_request_id()
@@ -63,60 +76,67 @@ def handle_thotis_error(request: Request[Any, Any, Any], exc: ThotisError) -> Re
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
     if exc.status_code >= 500:
         log.error("%s %s failed: %s %s", request.method, request.url.path, exc.error_code, exc.message)
-    return _respond(exc.status_code, exc.error_code, exc.message, exc.details, headers)
+        report_request_error(request, exc, exc.error_code)
+    return _respond(request, exc.status_code, exc.error_code, exc.message, exc.details, headers)
 
 
 def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
     """Framework errors, with codes clients can rely on."""
     detail = exc.detail or ""
     if isinstance(exc, ValidationException):
-        return _respond(400, "VALIDATION_ERROR", "The request is invalid.", _validation_details(exc))
+        return _respond(request, 400, "VALIDATION_ERROR", "The request is invalid.", _validation_details(exc))
     if isinstance(exc, NotFoundException):
-        return _respond(404, "NOT_FOUND", "No such route or resource.")
+        return _respond(request, 404, "NOT_FOUND", "No such route or resource.")
     if isinstance(exc, MethodNotAllowedException):
         allow = (exc.headers or {}).get("allow")
         return _respond(
-            405, "METHOD_NOT_ALLOWED", "This method is not allowed here.", headers={"Allow": allow} if allow else None
+            request,
+            405,
+            "METHOD_NOT_ALLOWED",
+            "This method is not allowed here.",
+            headers={"Allow": allow} if allow else None,
         )
     if isinstance(exc, RequestEntityTooLarge) or "Entity Too Large" in detail:
-        return _respond(413, "PAYLOAD_TOO_LARGE", "The request body is too large.")
+        return _respond(request, 413, "PAYLOAD_TOO_LARGE", "The request body is too large.")
     if isinstance(exc, NotAuthorizedException):
-        return _respond(401, "UNAUTHORIZED", "A valid bearer token is required.")
+        return _respond(request, 401, "UNAUTHORIZED", "A valid bearer token is required.")
     if isinstance(exc, PermissionDeniedException):
-        return _respond(403, "FORBIDDEN", "You are not allowed to do this.")
+        return _respond(request, 403, "FORBIDDEN", "You are not allowed to do this.")
     if isinstance(exc, TooManyRequestsException):
-        return _respond(429, "RATE_LIMITED", "Too many requests, slow down.", headers=exc.headers)
+        return _respond(request, 429, "RATE_LIMITED", "Too many requests, slow down.", headers=exc.headers)
     if isinstance(exc, ClientException):
         if isinstance(exc.__cause__, SerializationException) or "JSON" in detail:
-            return _respond(400, "MALFORMED_JSON", "The request body is not valid JSON.")
+            return _respond(request, 400, "MALFORMED_JSON", "The request body is not valid JSON.")
         if "multipart" in detail.lower():
-            return _respond(400, "MALFORMED_MULTIPART", "The request body is not valid multipart/form-data.")
-        return _respond(exc.status_code, "BAD_REQUEST", "The request is invalid.")
+            return _respond(request, 400, "MALFORMED_MULTIPART", "The request body is not valid multipart/form-data.")
+        return _respond(request, exc.status_code, "BAD_REQUEST", "The request is invalid.")
     if exc.status_code < 500:
-        return _respond(exc.status_code, "BAD_REQUEST", "The request is invalid.")
+        return _respond(request, exc.status_code, "BAD_REQUEST", "The request is invalid.")
     if "client disconnected" in detail:
         # The caller went away mid-body: nothing failed here and nobody reads this answer.
         log.info("%s %s: client disconnected before sending its body", request.method, request.url.path)
-        return _respond(400, "CLIENT_DISCONNECTED", "The request body did not arrive.")
+        return _respond(request, 400, "CLIENT_DISCONNECTED", "The request body did not arrive.")
     return handle_unexpected(request, exc)
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     """A bug or an unmapped failure: log it fully, tell the caller nothing internal."""
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return _respond(500, "INTERNAL_ERROR", "An unexpected error occurred; it has been logged.")
+    report_request_error(request, exc, "INTERNAL_ERROR")
+    return _respond(request, 500, "INTERNAL_ERROR", "An unexpected error occurred; it has been logged.")
 
 
 def handle_data_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     """A value the database refused (safety net: validation should have caught it first)."""
     log.warning("database refused a value on %s %s: %s", request.method, request.url.path, exc)
-    return _respond(400, "INVALID_VALUE", "A value in the request cannot be stored.")
+    return _respond(request, 400, "INVALID_VALUE", "A value in the request cannot be stored.")
 
 
 def handle_database_down(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     """The database cannot be reached: a 503 the caller may retry, not a 500."""
     log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-    return _respond(503, "DATABASE_UNAVAILABLE", "The database is unavailable, try again shortly.")
+    report_request_error(request, exc, "DATABASE_UNAVAILABLE")
+    return _respond(request, 503, "DATABASE_UNAVAILABLE", "The database is unavailable, try again shortly.")
 
 
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
