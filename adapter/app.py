@@ -19,19 +19,31 @@ from adapter.deps import DEPENDENCIES
 from adapter.errors import EXCEPTION_HANDLERS
 from adapter.guards import api_guard
 from adapter.logging_setup import configure_logging
+from adapter.monitoring import init_sentry, metrics_middleware
 from adapter.request_context import request_id_middleware
-from adapter.routes import availability, calcom_webhooks, health, media, platform, ratings
+from adapter.routes import (
+    availability,
+    calcom_webhooks,
+    health,
+    jobs_admin,
+    mailbox,
+    media,
+    monitoring,
+    platform,
+    ratings,
+)
 from adapter.routes.bookings import BookingsController
 from adapter.routes.students import StudentsController
 from adapter.routes.webhooks_admin import WebhookEndpointsController
 from adapter.services import Services
 from calcom_client.simulator import CalcomSimulator
 from core.cache import Cache
-from core.clock import Clock, SystemClock
+from core.clock import Clock, ScaledClock, SystemClock
 from core.crypto import SecretBox
 from core.database import Database
 from core.errors import ConfigurationError
 from core.local_cache import InvalidationListener, LocalCache
+from core.metrics import MAX_WINDOW_SECONDS, RequestMetrics
 from core.ratelimit import RateLimiter
 from core.redis import RedisGateway, connect_redis
 from core.settings import Settings
@@ -43,7 +55,9 @@ from webhooks_out.delivery import DeliveryConfig, DeliveryLoop
 API_PREFIX = "/api/v2"
 
 
-def build_services(settings: Settings, *, simulator: CalcomSimulator | None = None) -> Services:
+def build_services(
+    settings: Settings, *, simulator: CalcomSimulator | None = None, clock: Clock | None = None
+) -> Services:
     """Create the engine, Redis client and helpers for one process.
 
     Raises:
@@ -60,9 +74,9 @@ def build_services(settings: Settings, *, simulator: CalcomSimulator | None = No
     organisation_key = settings.calcom_api_key.get_secret_value() if settings.calcom_api_key else None
     database = Database(settings.database_url, pool_size=settings.database_pool_size)
     cache = Cache(gateway, local)
-    clock = SystemClock()
+    clock = clock or (ScaledClock(settings.clock_speed) if settings.clock_speed > 1 else SystemClock())
     interval = settings.webhook_delivery_interval_seconds
-    return Services(
+    services = Services(
         settings=settings,
         database=database,
         redis=gateway,
@@ -88,6 +102,12 @@ def build_services(settings: Settings, *, simulator: CalcomSimulator | None = No
             max_page_size=settings.max_page_size,
         ),
     )
+    if settings.jobs_enabled:
+        from adapter.jobs_wiring import JobsService
+
+        in_process = settings.run_jobs_in_process
+        services.jobs = JobsService(services, worker=in_process, scheduler=in_process)
+    return services
 
 
 def delivery_loop(settings: Settings, database: Database, box: SecretBox, clock: Clock) -> DeliveryLoop:
@@ -99,21 +119,6 @@ def delivery_loop(settings: Settings, database: Database, box: SecretBox, clock:
     return DeliveryLoop(database, box, clock.now, settings.webhook_delivery_interval_seconds or 1.0, config)
 
 
-def _init_sentry(settings: Settings) -> None:
-    if settings.sentry_dsn is None or not settings.sentry_dsn.get_secret_value():
-        return
-    import sentry_sdk
-    from sentry_sdk.integrations.litestar import LitestarIntegration
-
-    sentry_sdk.init(
-        dsn=settings.sentry_dsn.get_secret_value(),
-        environment=settings.env.value,
-        integrations=[LitestarIntegration()],
-        send_default_pii=False,
-        traces_sample_rate=0.0,
-    )
-
-
 def _freeze_startup_objects() -> None:
     """Move everything allocated at start-up (modules, routes, mappers, schemas) out of the
     garbage collector's reach: a full collection then scans only what requests allocated, so its
@@ -123,20 +128,25 @@ def _freeze_startup_objects() -> None:
 
 
 def create_app(
-    settings: Settings | None = None, *, services: Services | None = None, simulator: CalcomSimulator | None = None
+    settings: Settings | None = None,
+    *,
+    services: Services | None = None,
+    simulator: CalcomSimulator | None = None,
+    clock: Clock | None = None,
 ) -> Litestar:
     """Build the app. Pass `services` to share engines (tests); else they are built at start-up."""
     settings = settings or (services.settings if services else Settings())
     settings.ensure_safe()
     configure_logging(settings.log_level)
-    _init_sentry(settings)
+    init_sentry(settings)
+    metrics = RequestMetrics(MAX_WINDOW_SECONDS)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         if services is not None:  # owned by the caller, already in the state
             yield
             return
-        app.state.services = build_services(settings, simulator=simulator)
+        app.state.services = build_services(settings, simulator=simulator, clock=clock)
         app.state.services.start()
         _freeze_startup_objects()
         try:
@@ -158,17 +168,27 @@ def create_app(
             platform.platform_stats,
             platform.platform_mentors,
             platform.platform_export,
+            monitoring.platform_health,
+            jobs_admin.job_runs,
             WebhookEndpointsController,
         ],
         guards=[api_guard],
         security=[{"BearerAuth": []}],
     )
     return Litestar(
-        route_handlers=[api, media.photo, health.live, health.ready, calcom_webhooks.receive],
+        route_handlers=[
+            api,
+            media.photo,
+            health.live,
+            health.ready,
+            calcom_webhooks.receive,
+            monitoring.prometheus_metrics,
+            *(mailbox.ROUTES if settings.mailbox_dir is not None else ()),
+        ],
         lifespan=[lifespan],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_id_middleware],
+        middleware=[metrics_middleware(metrics), request_id_middleware],
         cors_config=CORSConfig(
             allow_origins=settings.allowed_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
@@ -188,6 +208,6 @@ def create_app(
             ),
         ),
         logging_config=None,  # ours (configure_logging) carries the request id
-        state=State({"services": services} if services is not None else {}),
+        state=State({"metrics": metrics, **({"services": services} if services is not None else {})}),
         debug=False,
     )

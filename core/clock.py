@@ -29,3 +29,18 @@ class FixedClock:
 
     def now(self) -> datetime:
         return self.at
+
+
+class ScaledClock:
+    """A clock that runs `speed` times faster than the real one from `origin` (demo only), so a
+    person can watch a day of reminders and feedback requests happen in minutes."""
+
+    def __init__(self, speed: float, origin: datetime | None = None) -> None:
+        if speed < 1:
+            raise ValueError("speed must be at least 1")
+        self.speed = speed
+        self.origin = origin or datetime.now(UTC)
+
+    def now(self) -> datetime:
+        real = datetime.now(UTC)
+        return self.origin + (real - self.origin) * self.speed

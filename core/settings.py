@@ -115,10 +115,74 @@ class Settings(BaseSettings):
         description="Fernet key (urlsafe base64, 32 bytes) for credentials stored at rest.",
     )
 
-    smtp_url: SecretStr | None = Field(None, description="Outgoing mail server, smtp://user:pass@host:port.")
+    smtp_url: SecretStr | None = Field(
+        None,
+        description="Outgoing mail server, smtp://user:pass@host:port (smtps:// for implicit TLS); "
+        "emails wait in the outbox while unset. `thotis demo` sets its local mailbox.",
+    )
     email_from: str = Field("Thotis <no-reply@thotis.local>", description="From header of emails.")
+    emails_disabled: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated kinds of email the sidecar does not send (confirmation, reminder, "
+        "cancellation, reschedule, feedback_request), for operators who keep Cal.com's own.",
+    )
+    email_lease_seconds: int = Field(
+        300, ge=5, le=3600, description="How long a worker holds an email it is sending before another may retry it."
+    )
+    admin_emails: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated addresses that receive alerts (database or Cal.com down, dead webhooks).",
+    )
+    public_url: str | None = Field(
+        None, description="Base URL people reach the sidecar at, for links in emails; unset → http://HOST:PORT."
+    )
     sentry_dsn: SecretStr | None = Field(None, description="Sentry DSN; error monitoring is off when unset.")
     mixpanel_token: SecretStr | None = Field(None, description="Mixpanel token; analytics is off when unset.")
+    mixpanel_api_url: str = Field(
+        "https://api.mixpanel.com",
+        description="Mixpanel ingestion URL; https://api-eu.mixpanel.com keeps EU projects' data in the EU.",
+    )
+
+    jobs_enabled: bool = Field(
+        True,
+        description="Send the jobs requests ask for (an email to send now) to the workers through Redis; "
+        "with it off, the scheduler's sweeps still find the work.",
+    )
+    run_jobs_in_process: bool = Field(
+        False,
+        description="Run the job worker and scheduler inside the HTTP process (`thotis demo` does); "
+        "otherwise run `thotis worker` and `thotis scheduler`.",
+    )
+    jobs_sweep_seconds: int = Field(
+        60,
+        ge=1,
+        le=3600,
+        description="How often the scheduler runs the sweeps: reminders, feedback requests, auto-completion, "
+        "unsent emails, analytics export, alerts.",
+    )
+    sync_interval_seconds: int = Field(
+        300, ge=10, le=86_400, description="How often sessions are reconciled with Cal.com (R11.5)."
+    )
+    auto_complete_grace_minutes: int = Field(
+        20,
+        ge=0,
+        le=1440,
+        description="A scheduled session counts as completed this long after its end when Cal.com reported "
+        "no meeting end or no-show.",
+    )
+    calcom_down_alert_minutes: int = Field(
+        10, ge=1, le=1440, description="Admins are alerted once Cal.com has been unreachable this long."
+    )
+    clock_speed: float = Field(
+        1.0,
+        ge=1.0,
+        le=100_000.0,
+        description="Demo only: how many seconds of service time pass per real second, to watch reminders "
+        "and feedback requests arrive without waiting a day.",
+    )
+    mailbox_dir: Path | None = Field(
+        None, description="Demo only: a Maildir that keeps sent emails, shown at /admin/mailbox."
+    )
 
     max_body_bytes: int = Field(1024 * 1024, ge=1024, description="Largest JSON request body accepted.")
     photo_max_bytes: int = Field(5 * 1024 * 1024, ge=1024, description="Largest photo upload accepted.")
@@ -144,7 +208,7 @@ class Settings(BaseSettings):
     )
     max_page_size: int = Field(50, ge=1, le=500, description="Largest `pageSize` a list accepts.")
 
-    @field_validator("allowed_origins", "trusted_proxies", mode="before")
+    @field_validator("allowed_origins", "trusted_proxies", "emails_disabled", "admin_emails", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -164,6 +228,19 @@ class Settings(BaseSettings):
         if not 1 <= len(value) <= 30 or any(not 1 <= seconds <= 7 * 24 * 3600 for seconds in value):
             raise ValueError("1 to 30 delays, each from 1 s to 7 days")
         return value
+
+    @field_validator("emails_disabled")
+    @classmethod
+    def _known_email_kinds(cls, value: list[str]) -> list[str]:
+        known = {"confirmation", "reminder", "cancellation", "reschedule", "feedback_request"}
+        if unknown := sorted(set(value) - known):
+            raise ValueError(f"unknown email kinds {unknown}; known: {sorted(known)}")
+        return value
+
+    @property
+    def base_url(self) -> str:
+        """Where people reach the sidecar, for links in emails."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def is_production(self) -> bool:
@@ -186,6 +263,10 @@ class Settings(BaseSettings):
             "THOTIS_CALCOM_WEBHOOK_SECRET": self.calcom_webhook_secret,
         }
         problems.extend(f"{name} is not set" for name, value in required.items() if not value)
+        if self.clock_speed != 1.0:
+            problems.append("THOTIS_CLOCK_SPEED must be 1 in production")
+        if self.mailbox_dir is not None:
+            problems.append("THOTIS_MAILBOX_DIR is a demo feature")
         if not self.allowed_origins:
             problems.append("THOTIS_ALLOWED_ORIGINS is empty")
         elif any(not origin.startswith("https://") for origin in self.allowed_origins):

@@ -9,6 +9,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+import jobs.models  # noqa: F401
+import thotis_ext.analytics.models
+import thotis_ext.emails.models
 import thotis_ext.models  # noqa: F401  (registers every table on the metadata)
 import webhooks_in.models  # noqa: F401
 import webhooks_out.models  # noqa: F401

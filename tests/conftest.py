@@ -30,6 +30,7 @@ settings.load_profile("thotis")
 
 WEBHOOK_SECRET = "test-calcom-webhook-secret"
 TABLES = (
+    "thotis.email_outbox, thotis.analytics_events, thotis.job_runs, "
     "thotis.webhook_attempts, thotis.webhook_deliveries, thotis.webhook_messages, thotis.webhook_endpoints, "
     "thotis.calcom_webhook_events, thotis.ratings, thotis.sessions, thotis.student_profiles, thotis.photos"
 )
@@ -63,6 +64,7 @@ def test_settings(database_url: str) -> Settings:
         calcom_webhook_secret=SecretStr(WEBHOOK_SECRET),
         webhook_delivery_interval_seconds=0,  # tests deliver with `deliver_due`, at the time they choose
         calcom_inbox_sweep_seconds=0,  # and apply pending webhooks with `process_pending`
+        jobs_enabled=False,  # and run jobs by calling them
     )
 
 

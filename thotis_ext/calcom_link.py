@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from calcom_client import GOOGLE_MEET, CalcomBadRequest, CalcomClient, CalcomError, EventType, EventTypeFields
 from core.crypto import SecretBox
+from core.errors import DependencyUnavailable, UpstreamTimeout
 from thotis_ext import rules
 from thotis_ext.calcom_errors import as_thotis_error
 from thotis_ext.enums import CalcomLinkStatus
@@ -59,6 +60,8 @@ class LinkOutcome:
     status: CalcomLinkStatus
     error: str | None = None
     adopted: bool = False
+    #: Cal.com could not be reached or was too slow: says nothing about the link itself.
+    transient: bool = False
 
 
 class CalcomLinker:
@@ -76,8 +79,14 @@ class CalcomLinker:
         return self.organisation_key
 
     async def link(self, profile: StudentProfile) -> LinkOutcome:
-        """Check the identity and make sure the 15-minute event type exists; record the result."""
+        """Check the identity and make sure the 15-minute event type exists; record the result.
+
+        A linked mentor stays linked when Cal.com is merely unreachable: an outage is not a broken
+        link, and unlinking would stop their bookings after it ends.
+        """
         outcome = await self._link(profile)
+        if outcome.transient and profile.calcom_link_status == CalcomLinkStatus.LINKED.value:
+            return outcome
         profile.calcom_link_status = outcome.status.value
         profile.calcom_link_error = outcome.error
         return outcome
@@ -120,7 +129,8 @@ class CalcomLinker:
         except CalcomError as exc:
             mapped = as_thotis_error(exc)
             log.warning("linking %s to Cal.com failed: %s", profile.user_id, mapped.error_code)
-            return LinkOutcome(CalcomLinkStatus.ERROR, mapped.message)
+            transient = isinstance(mapped, DependencyUnavailable | UpstreamTimeout)
+            return LinkOutcome(CalcomLinkStatus.ERROR, mapped.message, transient=transient)
         profile.calcom_user_id = me.id
         profile.calcom_event_type_id = event_type.id
         return LinkOutcome(CalcomLinkStatus.LINKED, adopted=adopted is not None)

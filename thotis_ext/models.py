@@ -179,6 +179,9 @@ class Session(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     no_show_party: Mapped[str | None] = mapped_column(String(16))
+    #: Set when the 24-hour reminders were queued (R6.3) / the feedback request (R19.1): once each.
+    reminder_queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    feedback_queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=func.now()

@@ -18,6 +18,10 @@ RATING_MAX = 5
 FEEDBACK_MAX_CHARS = 500
 SESSION_MINUTES = 15
 LOW_RATING_THRESHOLD = 3
+#: Reminders go this long before a session (R6.3); a session booked closer than this gets none.
+REMINDER_LEAD = timedelta(hours=24)
+#: Feedback is asked for within this long after a session ends (R19.1).
+FEEDBACK_WITHIN = timedelta(hours=1)
 BOOKING_NOTICE = timedelta(hours=2)
 BOOKING_HORIZON = timedelta(days=30)
 DISCOVERY_HORIZON = timedelta(days=7)

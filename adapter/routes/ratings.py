@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -12,17 +12,17 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 from pydantic import BaseModel
 
-from adapter.auth import Role, mint_token
+from adapter.auth import Role
 from adapter.envelope import Envelope, PageEnvelope, ok, ok_page
 from adapter.guards import allow, services_of
 from adapter.routes.docs import errors
+from core.tokens import RATING_LINK_TTL, rating_token
 from thotis_ext.ratings.schemas import RatingCreate
 from thotis_ext.ratings.service import MAX_PAGE_SIZE, RatingService
 from thotis_ext.sessions.service import Caller, SessionService
 
 Ratings = NamedDependency[RatingService]
 #: How long a rating link stays valid (the feedback email goes out within an hour of the end).
-RATING_LINK_TTL = timedelta(days=14)
 
 
 class RatingOut(BaseModel):
@@ -68,10 +68,7 @@ async def rating_link(
 ) -> Response[bytes]:
     await sessions.get(uid, Caller())  # SESSION_NOT_FOUND for an unknown uid
     settings = services_of(request).settings
-    ttl = int(RATING_LINK_TTL.total_seconds())
-    token = mint_token(
-        settings.jwt_secret.get_secret_value(), settings.jwt_audience, role=Role.RATING, sub=uid, ttl_seconds=ttl
-    )
+    token = rating_token(settings.jwt_secret.get_secret_value(), settings.jwt_audience, uid)
     expires = datetime.now(UTC) + RATING_LINK_TTL
     return ok({"token": token, "url": f"/rate/{token}", "expiresAt": expires.isoformat(timespec="seconds")})
 

@@ -10,6 +10,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
+import jobs.models  # noqa: F401
+import thotis_ext.analytics.models
+import thotis_ext.emails.models
 import thotis_ext.models  # noqa: F401
 import webhooks_in.models  # noqa: F401
 import webhooks_out.models  # noqa: F401

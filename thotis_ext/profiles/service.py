@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic.alias_generators import to_camel
@@ -19,6 +20,7 @@ from core.crypto import SecretBox
 from core.database import after_commit
 from core.errors import Conflict, InvalidInput, NotFound
 from thotis_ext import rules
+from thotis_ext.analytics.tracking import mentor_properties, track
 from thotis_ext.calcom_link import CalcomLinker
 from thotis_ext.enums import CalcomLinkStatus
 from thotis_ext.models import StudentProfile
@@ -153,6 +155,7 @@ class ProfileService:
             raise ProfileExists() from exc
         await self._link_if_asked(profile, data)
         await self.session.refresh(profile)
+        await track(self.session, "profile_created", f"mentor:{user_id}", mentor_properties(profile), datetime.now(UTC))
         self._invalidate_after_commit(user_id)
         return private_view(profile, self.config.media_base_url)
 

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.cache import Cache
 from core.clock import Clock
+from core.i18n import normalise_locale
 from thotis_ext import events, rules
 from thotis_ext.availability import slots_group
 from thotis_ext.enums import CancelledBy, SessionStatus
@@ -317,5 +318,4 @@ class SessionLifecycle:
 
 
 def _language(locale: str | None) -> str:
-    code = (locale or "").split("-")[0].lower()
-    return code if code in ("fr", "en") else "fr"
+    return normalise_locale(locale)

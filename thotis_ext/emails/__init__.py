@@ -1,0 +1,1 @@
+"""Thotis-branded emails: rendering (FR/EN templates, ICS), the outbox, and sending."""

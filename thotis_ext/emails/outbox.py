@@ -1,0 +1,147 @@
+"""Queueing emails in the transaction of the change they tell about (R6, R12.2, R13.2, R19.1).
+
+Each email has a dedupe key (kind, session, recipient): asking for it again, from a replayed
+webhook or a job run twice, queues nothing (property 48). The sender job is nudged after the
+commit; a scheduled sweep sends whatever a lost nudge left behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.jobs import defer
+from thotis_ext.emails.context import EmailContext
+from thotis_ext.emails.kinds import EmailKind, Recipient
+from thotis_ext.emails.models import OutboundEmail
+from thotis_ext.models import Session, StudentProfile
+
+#: Mentors' profiles hold no time zone; Thotis is French, so their emails show Paris time.
+MENTOR_TIME_ZONE = "Europe/Paris"
+#: How long a notice about a change stays worth sending (a feedback request lives as long as its link).
+NOTICE_LIFETIME = timedelta(days=7)
+FEEDBACK_LIFETIME = timedelta(days=14)
+#: How many reschedules back we follow to find the first booking of a chain (its ICS UID).
+MAX_CHAIN = 20
+
+SEND_JOB = "send_email"
+
+
+def message_id(dedupe_key: str, domain: str = "thotis.local") -> str:
+    """A Message-ID derived from the dedupe key: a resent copy carries the same id."""
+    return f"<{hashlib.sha256(dedupe_key.encode()).hexdigest()[:32]}@{domain}>"
+
+
+async def queue(db: AsyncSession, context: EmailContext, dedupe_key: str, now: datetime,
+                expires_at: datetime | None) -> int | None:  # fmt: skip
+    """Queue one email unless one with `dedupe_key` exists; its id, or None when it already was."""
+    statement = (
+        insert(OutboundEmail)
+        .values(
+            dedupe_key=dedupe_key,
+            kind=context.kind.value,
+            recipient=context.recipient.value,
+            to_email=context.to_email,
+            session_uid=context.session_uid,
+            payload=context.to_payload(),
+            message_id=message_id(dedupe_key),
+            next_attempt_at=now,
+            expires_at=expires_at,
+        )
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(OutboundEmail.id)
+    )
+    email_id = (await db.execute(statement)).scalar_one_or_none()
+    if email_id is not None:
+        defer(db, SEND_JOB, email_id=email_id)
+    return email_id
+
+
+async def ics_chain(db: AsyncSession, row: Session) -> tuple[str, int]:
+    """The calendar UID and sequence of a session: a reschedule updates the first booking's event."""
+    root, depth = row, 0
+    while root.rescheduled_from_uid and depth < MAX_CHAIN:
+        previous = await db.get(Session, root.rescheduled_from_uid)
+        if previous is None:
+            break
+        root, depth = previous, depth + 1
+    return f"{root.uid}@thotis", depth
+
+
+async def queue_session_emails(
+    db: AsyncSession,
+    kind: EmailKind,
+    row: Session,
+    now: datetime,
+    *,
+    recipients: tuple[Recipient, ...] = (Recipient.STUDENT, Recipient.MENTOR),
+    previous_start: datetime | None = None,
+) -> list[int]:
+    """Queue `kind` about `row` for each recipient (the parent of a minor is copied on confirmations)."""
+    mentor = await db.get(StudentProfile, row.mentor_id)
+    ics_uid, sequence = await ics_chain(db, row)
+    if kind is EmailKind.CANCELLATION:
+        sequence += 1  # cancelling is one more update of the same calendar event
+    wanted = list(recipients)
+    if kind is EmailKind.CONFIRMATION and row.student_is_minor and row.parent_email and Recipient.STUDENT in wanted:
+        wanted.append(Recipient.PARENT)
+    queued = []
+    for recipient in wanted:
+        context = _context(kind, recipient, row, mentor, ics_uid, sequence, previous_start)
+        if context is None:
+            continue
+        email_id = await queue(db, context, f"{kind.value}:{row.uid}:{recipient.value}", now, _expiry(kind, row, now))
+        if email_id is not None:
+            queued.append(email_id)
+    return queued
+
+
+def _expiry(kind: EmailKind, row: Session, now: datetime) -> datetime:
+    if kind in (EmailKind.CONFIRMATION, EmailKind.REMINDER):
+        return row.start_at  # telling about a session that has begun helps nobody
+    if kind is EmailKind.FEEDBACK_REQUEST:
+        return now + FEEDBACK_LIFETIME
+    return now + NOTICE_LIFETIME
+
+
+def _context(kind: EmailKind, recipient: Recipient, row: Session, mentor: StudentProfile | None, ics_uid: str,
+             sequence: int, previous_start: datetime | None) -> EmailContext | None:  # fmt: skip
+    if recipient is Recipient.MENTOR:
+        if mentor is None:
+            return None
+        to_email, to_name, locale, zone = mentor.email, mentor.name, mentor.locale, MENTOR_TIME_ZONE
+    elif recipient is Recipient.PARENT:
+        if not row.parent_email:
+            return None
+        to_email, to_name, locale, zone = row.parent_email, "", row.student_language, row.student_time_zone
+    else:
+        to_email, to_name = row.student_email, row.student_name
+        locale, zone = row.student_language, row.student_time_zone
+    return EmailContext(
+        kind=kind,
+        recipient=recipient,
+        to_email=to_email,
+        to_name=to_name,
+        locale=locale,
+        time_zone=zone,
+        session_uid=row.uid,
+        ics_uid=ics_uid,
+        ics_sequence=sequence,
+        start=row.start_at,
+        end=row.end_at,
+        mentor_name=mentor.name if mentor is not None else "",
+        student_name=row.student_name,
+        meet_url=row.meet_url,
+        question=row.student_question,
+        mentor_university=mentor.university if mentor is not None else None,
+        previous_start=previous_start,
+        previous_end=previous_start + (row.end_at - row.start_at) if previous_start else None,
+        cancellation_reason=row.cancellation_reason,
+        cancelled_by=row.cancelled_by,
+        rating_url=None,  # minted when sent: a link is valid 14 days from the email, not from the queueing
+        alert_title=None,
+        alert_body=None,
+    )
