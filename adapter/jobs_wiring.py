@@ -86,6 +86,11 @@ def run_jobs_process(settings: Settings, *, worker: bool, scheduler: bool) -> No
     import signal
 
     from adapter.app import build_services
+    from adapter.logging_setup import configure_logging
+    from adapter.monitoring import init_sentry
+
+    configure_logging(settings.log_level)
+    init_sentry(settings)
 
     async def run() -> None:
         services = build_services(settings)

@@ -24,3 +24,7 @@ def configure_logging(level: str) -> None:
     root.setLevel(level.upper())
     # One INFO line per outgoing HTTP call (Cal.com, webhooks) drowns the service's own logs.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
+    # taskiq logs every scheduled send and every task start at INFO: several lines a second. The
+    # jobs log their own outcome (thotis.jobs) when they did something.
+    for noisy in ("taskiq", "mail.log"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

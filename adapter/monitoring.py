@@ -106,6 +106,7 @@ def init_sentry(settings: Settings, *, transport: Transport | None = None) -> bo
     sentry_sdk.get_global_scope().set_tag("feature", FEATURE)
     # `adapter.errors` reports through `report_error`, with the code; its log lines would duplicate it.
     ignore_logger("thotis.errors")
+    ignore_logger("thotis.jobs")  # jobs report their failures themselves, tagged (jobs.runlog)
     return True
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -31,6 +32,7 @@ async def run_logged(database: Database, name: str, now: Callable[[], datetime],
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"[:500]
         log.exception("job %s failed", name)
+        _report(name, exc)
     duration_ms = int((time.perf_counter() - clock) * 1000)
     if error is None and any(counts.values()):
         log.info("job %s done in %d ms: %s", name, duration_ms, counts)
@@ -39,6 +41,21 @@ async def run_logged(database: Database, name: str, now: Callable[[], datetime],
     except Exception as exc:  # the database may be what failed; the log line above still says so
         log.warning("job %s: run log not written: %s", name, exc)
     return None if error else counts
+
+
+def _report(name: str, exc: Exception) -> None:
+    """Send a job's failure to Sentry (when the process started it) with the tags operators filter on."""
+    if "sentry_sdk" not in sys.modules:  # never imported: Sentry is off in this process
+        return
+    import sentry_sdk
+
+    if not sentry_sdk.is_initialized():
+        return
+    with sentry_sdk.new_scope() as scope:
+        scope.set_tag("feature", "thotis-mentoring")
+        scope.set_tag("job", name)
+        scope.set_tag("error_code", getattr(exc, "error_code", "JOB_FAILED"))
+        sentry_sdk.capture_exception(exc)
 
 
 async def _record(database: Database, name: str, started: datetime, finished: datetime, duration_ms: int,

@@ -92,3 +92,38 @@ class TestExport:
             assert (await book(api, booking())).status_code == 201
             counts = await work.export_analytics(with_token(deps))
         assert counts is not None and counts["failed"] >= 1
+
+
+class TestRecordedEvents:
+    async def test_a_whole_session_records_every_product_event_once(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator, deps: JobDeps
+    ) -> None:
+        from datetime import timedelta
+
+        from tests.adapter.test_bookings import SLOT
+        from tests.jobs.conftest import NOW
+        from tests.jobs.test_email_jobs import move_clock
+
+        await linked_mentor(api, simulator)
+        session = (await book(api, booking(start=SLOT + timedelta(days=2)))).json()["data"]
+        move_clock(services, deps, simulator, SLOT + timedelta(days=1, hours=2) - NOW)  # within a day of it
+        await work.queue_reminders(deps)
+        await work.send_emails(deps)
+        move_clock(services, deps, simulator, timedelta(days=1))  # ended, past the grace period
+        for _ in range(2):
+            await work.auto_complete(deps)
+            await work.send_emails(deps)
+        link = await api.post(f"/api/v2/bookings/{session['uid']}/rating-link", headers=SERVICE)
+        token = link.json()["data"]["token"]
+        rated = await api.post(
+            f"/api/v2/bookings/{session['uid']}/rating",
+            json={"rating": 2},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert rated.status_code == 201, rated.text
+        async with services.database.session() as db:
+            names = sorted(await db.scalars(select(AnalyticsEvent.name)))
+        assert names == sorted(
+            ["profile_created", "booking_created", "reminder_sent", "reminder_sent", "booking_completed",
+             "feedback_requested", "rating_submitted"]
+        )  # fmt: skip
