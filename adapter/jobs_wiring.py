@@ -12,7 +12,7 @@ import logging
 import httpx
 
 from adapter.services import Services
-from core.jobs import install_sender
+from core.jobs import drain, install_sender
 from core.mail import SmtpMailer
 from core.settings import Settings
 from jobs.deps import JobDeps
@@ -70,6 +70,7 @@ class JobsService:
                     await self._stopping.wait()
             finally:
                 install_sender(None)
+                await drain()  # nudges already on their way to the broker
                 try:
                     await broker.shutdown()
                 except Exception as exc:  # shutting down: nothing left to protect

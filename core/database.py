@@ -57,6 +57,12 @@ def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]],
     pending.setdefault(object() if key is None else key, callback)
 
 
+def pending_after_commit(session: AsyncSession, key: Hashable) -> Callable[[], Awaitable[None]] | None:
+    """The callback registered under `key` for the next commit, if any."""
+    pending: dict[Hashable, Callable[[], Awaitable[None]]] = session.info.get(_AFTER_COMMIT, {})
+    return pending.get(key)
+
+
 async def commit(session: AsyncSession) -> None:
     """Commit, then run the callbacks registered with `after_commit`."""
     await session.commit()

@@ -23,9 +23,9 @@ Deps = Annotated[JobDeps, TaskiqDepends(_deps)]
 
 
 @async_shared_broker.task(task_name="send_email")
-async def send_email(email_id: int, deps: Deps) -> None:
-    """Send one queued email now (the nudge a service asks for after its commit)."""
-    await work.send_emails(deps, ids=[email_id])
+async def send_email(email_ids: list[int], deps: Deps) -> None:
+    """Send the emails one change queued, now (the nudge a service asks for after its commit)."""
+    await work.send_emails(deps, ids=email_ids)
 
 
 @async_shared_broker.task(task_name="send_emails")

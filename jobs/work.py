@@ -17,10 +17,13 @@ from sqlalchemy.exc import DBAPIError
 from core.errors import DependencyUnavailable, ThotisError, UpstreamTimeout
 from jobs.deps import JobDeps
 from jobs.runlog import last_success, run_logged
-from thotis_ext.alerts import alert_admins, dead_deliveries_alert
+from thotis_ext.alerts import alert_admins, alert_context, dead_deliveries_alert
 from thotis_ext.analytics.export import MixpanelConfig, export_pending
 from thotis_ext.analytics.models import AnalyticsEvent
 from thotis_ext.availability import refresh_free_slot_count
+from thotis_ext.emails.mime import build_message
+from thotis_ext.emails.outbox import message_id
+from thotis_ext.emails.render import render_email
 from thotis_ext.emails.sender import send_due
 from thotis_ext.enums import CalcomLinkStatus
 from thotis_ext.models import StudentProfile
@@ -220,11 +223,6 @@ async def check_alerts(deps: JobDeps) -> Counts | None:
 
 async def _database_down_alert(deps: JobDeps, exc: Exception) -> int:
     """The database cannot hold the alert: send it straight over SMTP, at most once an hour."""
-    from thotis_ext.alerts import alert_context
-    from thotis_ext.emails.mime import build_message
-    from thotis_ext.emails.outbox import message_id
-    from thotis_ext.emails.render import render_email
-
     admins, client = deps.settings.admin_emails, deps.redis.client
     if not admins or deps.mailer is None:
         return 0

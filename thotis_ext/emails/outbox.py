@@ -8,12 +8,14 @@ commit; a scheduled sweep sends whatever a lost nudge left behind.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.jobs import defer
+from core.jobs import defer_batched
 from thotis_ext.emails.context import EmailContext
 from thotis_ext.emails.kinds import EmailKind, Recipient
 from thotis_ext.emails.models import OutboundEmail
@@ -35,29 +37,48 @@ def message_id(dedupe_key: str, domain: str = "thotis.local") -> str:
     return f"<{hashlib.sha256(dedupe_key.encode()).hexdigest()[:32]}@{domain}>"
 
 
+#: One compiled statement for any number of emails (executemany with RETURNING): no compile per call.
+_QUEUE = insert(OutboundEmail).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(OutboundEmail.id)
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """One email to queue: what it says, its identity, and until when it is worth sending."""
+
+    context: EmailContext
+    dedupe_key: str
+    expires_at: datetime | None
+
+
+async def queue_many(db: AsyncSession, emails: Sequence[Queued], now: datetime) -> list[int]:
+    """Queue emails in one statement, skipping those whose dedupe key exists; the new ids."""
+    if not emails:
+        return []
+    rows = [
+        {
+            "dedupe_key": email.dedupe_key,
+            "kind": email.context.kind.value,
+            "recipient": email.context.recipient.value,
+            "to_email": email.context.to_email,
+            "session_uid": email.context.session_uid,
+            "payload": email.context.to_payload(),
+            "message_id": message_id(email.dedupe_key),
+            "next_attempt_at": now,
+            "expires_at": email.expires_at,
+        }
+        for email in emails
+    ]
+    ids = list((await db.scalars(_QUEUE, rows)).all())
+    for email_id in ids:
+        defer_batched(db, SEND_JOB, "email_ids", email_id)
+    return ids
+
+
 async def queue(db: AsyncSession, context: EmailContext, dedupe_key: str, now: datetime,
                 expires_at: datetime | None) -> int | None:  # fmt: skip
     """Queue one email unless one with `dedupe_key` exists; its id, or None when it already was."""
-    statement = (
-        insert(OutboundEmail)
-        .values(
-            dedupe_key=dedupe_key,
-            kind=context.kind.value,
-            recipient=context.recipient.value,
-            to_email=context.to_email,
-            session_uid=context.session_uid,
-            payload=context.to_payload(),
-            message_id=message_id(dedupe_key),
-            next_attempt_at=now,
-            expires_at=expires_at,
-        )
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(OutboundEmail.id)
-    )
-    email_id = (await db.execute(statement)).scalar_one_or_none()
-    if email_id is not None:
-        defer(db, SEND_JOB, email_id=email_id)
-    return email_id
+    ids = await queue_many(db, [Queued(context, dedupe_key, expires_at)], now)
+    return ids[0] if ids else None
 
 
 async def ics_chain(db: AsyncSession, row: Session) -> tuple[str, int]:
@@ -88,15 +109,13 @@ async def queue_session_emails(
     wanted = list(recipients)
     if kind is EmailKind.CONFIRMATION and row.student_is_minor and row.parent_email and Recipient.STUDENT in wanted:
         wanted.append(Recipient.PARENT)
-    queued = []
-    for recipient in wanted:
-        context = _context(kind, recipient, row, mentor, ics_uid, sequence, previous_start)
-        if context is None:
-            continue
-        email_id = await queue(db, context, f"{kind.value}:{row.uid}:{recipient.value}", now, _expiry(kind, row, now))
-        if email_id is not None:
-            queued.append(email_id)
-    return queued
+    expires_at = _expiry(kind, row, now)
+    emails = [
+        Queued(context, f"{kind.value}:{row.uid}:{recipient.value}", expires_at)
+        for recipient in wanted
+        if (context := _context(kind, recipient, row, mentor, ics_uid, sequence, previous_start)) is not None
+    ]
+    return await queue_many(db, emails, now)
 
 
 def _expiry(kind: EmailKind, row: Session, now: datetime) -> datetime:
