@@ -57,6 +57,24 @@ class TestSettings:
         problems = Settings().production_problems()
         assert any("https" in p for p in problems) and any("ENCRYPTION_KEY" in p for p in problems)
 
+    def test_production_emails_need_an_https_public_url_and_no_demo_features(
+        self, production_env: None, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("THOTIS_SMTP_URL", "smtp://relay:587")
+        monkeypatch.setenv("THOTIS_CLOCK_SPEED", "720")
+        monkeypatch.setenv("THOTIS_MAILBOX_DIR", "/tmp/mailbox")
+        problems = Settings().production_problems()
+        assert {"THOTIS_PUBLIC_URL", "THOTIS_CLOCK_SPEED", "THOTIS_MAILBOX_DIR"} <= {p.split()[0] for p in problems}
+        monkeypatch.setenv("THOTIS_PUBLIC_URL", "https://mentors.thotis.fr")
+        monkeypatch.delenv("THOTIS_CLOCK_SPEED")
+        monkeypatch.delenv("THOTIS_MAILBOX_DIR")
+        Settings().ensure_safe()
+
+    def test_unknown_email_kinds_are_refused(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("THOTIS_EMAILS_DISABLED", "confirmation,newsletter")
+        with pytest.raises(ValueError, match="newsletter"):
+            Settings()
+
     def test_demo_accepts_defaults(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv("THOTIS_ENV", raising=False)
         Settings().ensure_safe()
