@@ -264,7 +264,7 @@ class Settings(BaseSettings):
         }
         problems.extend(f"{name} is not set" for name, value in required.items() if not value)
         if self.smtp_url is not None and not (self.public_url or "").startswith("https://"):
-            problems.append("THOTIS_PUBLIC_URL must be the sidecar's https:// address when emails are sent (rating links)")
+            problems.append("THOTIS_PUBLIC_URL must be the sidecar's https:// address when emails are sent")
         if self.clock_speed != 1.0:
             problems.append("THOTIS_CLOCK_SPEED must be 1 in production")
         if self.mailbox_dir is not None:
