@@ -22,7 +22,6 @@ from thotis_ext.ratings.service import MAX_PAGE_SIZE, RatingService
 from thotis_ext.sessions.service import Caller, SessionService
 
 Ratings = NamedDependency[RatingService]
-#: How long a rating link stays valid (the feedback email goes out within an hour of the end).
 
 
 class RatingOut(BaseModel):
