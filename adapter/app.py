@@ -20,6 +20,8 @@ from adapter.errors import EXCEPTION_HANDLERS
 from adapter.guards import api_guard
 from adapter.logging_setup import configure_logging
 from adapter.monitoring import init_sentry, metrics_middleware
+from adapter.pages import rate
+from adapter.pages.assets import static_asset
 from adapter.request_context import request_id_middleware
 from adapter.routes import (
     availability,
@@ -183,6 +185,8 @@ def create_app(
             health.ready,
             calcom_webhooks.receive,
             monitoring.prometheus_metrics,
+            static_asset,
+            *rate.ROUTES,
             *(mailbox.ROUTES if settings.mailbox_dir is not None else ()),
         ],
         lifespan=[lifespan],

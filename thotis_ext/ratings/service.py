@@ -7,8 +7,11 @@ queue until an admin resolves it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Numeric, cast, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -49,6 +52,36 @@ def rating_view(row: Rating) -> dict[str, Any]:
         "reviewedAt": _iso(row.reviewed_at),
         "createdAt": _iso(row.created_at),
     }
+
+
+class RatingPhase(StrEnum):
+    """Where a session stands for its rating link: what the rating page shows."""
+
+    OPEN = "open"  # ended (or completed) and not rated yet
+    NOT_ENDED = "not_ended"
+    NOT_RATEABLE = "not_rateable"  # cancelled, or a no-show
+    RATED = "rated"
+
+
+@dataclass(frozen=True, slots=True)
+class RatingState:
+    """What the rating page needs to know about a session (nothing about the student but the language)."""
+
+    phase: RatingPhase
+    mentor_name: str
+    start: datetime
+    end: datetime
+    language: str
+    time_zone: str
+    rating: int | None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The student's time zone (UTC when the stored name is unknown here)."""
+        try:
+            return ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo("UTC")
 
 
 class RatingService:
@@ -108,6 +141,35 @@ class RatingService:
         await events.rating_events(self.session, row, self.clock.now())
         invalidate_profile_after_commit(self.session, self.cache, session_row.mentor_id)
         return rating_view(row)
+
+    async def state(self, uid: str) -> RatingState:
+        """Whether the session of a rating link can be rated now, and what to show about it.
+
+        Raises:
+            SessionNotFound
+        """
+        row = await self.session.get(Session, uid) if 0 < len(uid) <= 64 else None
+        if row is None:
+            raise SessionNotFound()
+        mentor = await self.session.get(StudentProfile, row.mentor_id)
+        rating = await self.session.scalar(select(Rating.rating).where(Rating.session_uid == uid))
+        if rating is not None:
+            phase = RatingPhase.RATED
+        elif row.status in (SessionStatus.CANCELLED.value, SessionStatus.NO_SHOW.value):
+            phase = RatingPhase.NOT_RATEABLE
+        elif row.status != SessionStatus.COMPLETED.value and self.clock.now() < row.end_at:
+            phase = RatingPhase.NOT_ENDED
+        else:
+            phase = RatingPhase.OPEN
+        return RatingState(
+            phase=phase,
+            mentor_name=mentor.name if mentor is not None else "",
+            start=row.start_at,
+            end=row.end_at,
+            language=row.student_language,
+            time_zone=row.student_time_zone,
+            rating=rating,
+        )
 
     async def of_mentor(self, user_id: str, *, page: int, page_size: int) -> tuple[list[dict[str, Any]], int]:
         """A mentor's ratings, newest first, and how many there are.
