@@ -20,7 +20,7 @@ from adapter.errors import EXCEPTION_HANDLERS
 from adapter.guards import api_guard
 from adapter.logging_setup import configure_logging
 from adapter.monitoring import init_sentry, metrics_middleware
-from adapter.pages import rate
+from adapter.pages import directory, rate
 from adapter.pages.assets import static_asset
 from adapter.request_context import request_id_middleware
 from adapter.routes import (
@@ -187,6 +187,7 @@ def create_app(
             monitoring.prometheus_metrics,
             static_asset,
             *rate.ROUTES,
+            *directory.ROUTES,
             *(mailbox.ROUTES if settings.mailbox_dir is not None else ()),
         ],
         lifespan=[lifespan],

@@ -104,6 +104,11 @@ class ProfileRepository:
         total = await self.session.scalar(select(func.count()).select_from(P).where(where))
         return rows, int(total or 0)
 
+    async def public_universities(self) -> list[str]:
+        """The universities of listed mentors, A→Z (the directory's filter)."""
+        statement = select(P.university).where(P.is_active, P.is_complete).distinct().order_by(P.university)
+        return [name for name in await self.session.scalars(statement) if name]
+
     async def save_photo(self, content_hash: str, content_type: str, data: bytes) -> None:
         """Store a photo once; the same bytes uploaded again are already there."""
         statement = (

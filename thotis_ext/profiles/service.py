@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from pydantic.alias_generators import to_camel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -319,6 +320,17 @@ class ProfileService:
         fresh = dump(await load())
         await self.cache.set_bytes(key, fresh, self.config.list_ttl_seconds, group=LIST_GROUP)
         return _split_page(fresh)
+
+    async def universities(self) -> list[str]:
+        """Universities that have listed mentors, for the directory's filter (cached like a list page)."""
+        key = "universities"
+        cached = await self.cache.get_bytes(key, group=LIST_GROUP)
+        if cached is not None:
+            names: list[str] = msgspec.json.decode(cached)
+            return names
+        names = await self.repo.public_universities()
+        await self.cache.set_bytes(key, dump(names), self.config.list_ttl_seconds, group=LIST_GROUP)
+        return names
 
     async def photo(self, content_hash: str) -> tuple[bytes, str]:
         """Raises:
