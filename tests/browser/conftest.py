@@ -15,6 +15,7 @@ from litestar import Litestar
 from playwright.async_api import Browser, async_playwright
 
 from adapter.mailbox_server import free_port
+from tests.adapter.conftest import simulator  # noqa: F401  (the simulator fixture, shared)
 from tests.jobs.conftest import eventually
 
 ARTIFACTS = Path(__file__).parents[1] / "artifacts"

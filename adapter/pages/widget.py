@@ -1,0 +1,93 @@
+"""`/widget/{mentorId}` and `/embed.js`: the booking widget a Thotis page embeds (R9, R15).
+
+The page is server-rendered (profile card, prefilled form, all user text escaped) and carries a
+short-lived widget token for that mentor; `widget.js` (a static, content-hashed file: no inline
+script) loads the slots and books through the API with it, and tells the parent page what
+happened with postMessage, addressed to the configured Thotis origins only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, get
+from litestar.params import FromPath
+
+from adapter.guards import public_guard, services_of
+from adapter.pages.render import page, page_locale
+from core.i18n import translate
+from core.tokens import Role, mint_token
+from thotis_ext.profiles.service import InvalidUserId, ProfileNotFound, ProfileService, check_user_id
+
+#: A widget token lives this long; reloading the page gets a new one.
+WIDGET_TOKEN_SECONDS = 30 * 60
+EMBED_JS = Path(__file__).parent / "embed" / "embed.js"
+#: Strings widget.js shows, by key, in the page's language.
+SCRIPT_STRINGS = (
+    "loading", "no_slots", "choose_slot", "chosen", "booking", "booked", "meet", "calendar",
+    "error.generic", "error.SLOT_UNAVAILABLE", "error.VALIDATION_ERROR", "error.CONSENT_REQUIRED",
+    "error.PARENTAL_CONSENT_REQUIRED", "error.BOOKING_TOO_SOON", "error.RATE_LIMITED", "error.CALCOM_UNAVAILABLE",
+    "error.NETWORK", "summary",
+)  # fmt: skip
+
+
+def widget_csp(origins: list[str]) -> str:
+    """Scripts and calls only from here; framed only by the Thotis origins."""
+    ancestors = " ".join(origins) or "'none'"
+    return (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+        f"form-action 'self'; frame-ancestors {ancestors}; base-uri 'none'"
+    )
+
+
+def _prefill(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """`name`, `email`, `language` and `timeZone` from the URL (escaped when rendered, capped here)."""
+    query = request.query_params
+    return {key: (query.get(key) or "")[:200] for key in ("name", "email", "timeZone")}
+
+
+@get("/widget/{mentor_id:str}", guards=[public_guard], include_in_schema=False)
+async def widget(mentor_id: FromPath[str], request: Request[Any, Any, Any]) -> Response[str]:
+    services = services_of(request)
+    settings = services.settings
+    locale = page_locale(request, request.query_params.get("language"))
+    try:
+        check_user_id(mentor_id)
+        async with services.database.session() as db:
+            profiles = ProfileService(db, services.cache, services.box, services.profile_config)
+            profile = msgspec.json.decode(await profiles.public_json(mentor_id))
+    except (ProfileNotFound, InvalidUserId):
+        return page("widget.html", locale, status=404, mentor=None, data={}, prefill={})
+    token = mint_token(
+        settings.jwt_secret.get_secret_value(),
+        settings.jwt_audience,
+        role=Role.WIDGET,
+        sub=mentor_id,
+        ttl_seconds=WIDGET_TOKEN_SECONDS,
+    )
+    data = {
+        "mentorId": mentor_id,
+        "token": token,
+        "origins": settings.allowed_origins,
+        "locale": locale,
+        "timeZone": _prefill(request)["timeZone"],
+        "strings": {key: translate(f"page.widget.{key}", locale) for key in SCRIPT_STRINGS},
+    }
+    response = page("widget.html", locale, mentor=profile, prefill=_prefill(request), data=data)
+    response.headers["Content-Security-Policy"] = widget_csp(settings.allowed_origins)
+    return response
+
+
+@get("/embed.js", include_in_schema=False)
+async def embed_script() -> Response[bytes]:
+    """The host pages' snippet: one <script> tag plus an element with `data-thotis-mentor`."""
+    return Response(
+        EMBED_JS.read_bytes(),
+        media_type="text/javascript; charset=utf-8",
+        headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+ROUTES = [widget, embed_script]

@@ -1,0 +1,59 @@
+"""/widget/{mentorId} and /embed.js over HTTP (R9): the page, its token, prefill escaping, CSP."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import httpx
+
+from adapter.auth import Role
+from adapter.services import Services
+from tests.adapter.helpers import ADMIN, create_profile
+from tests.factories import valid_body
+
+
+def widget_data(html: str) -> dict[str, object]:
+    found = re.search(r'<script type="application/json" id="widget-data">(.*?)</script>', html, re.S)
+    assert found is not None
+    data: dict[str, object] = json.loads(found.group(1))
+    return data
+
+
+class TestWidgetPage:
+    async def test_renders_the_card_and_a_short_lived_widget_token_for_that_mentor(
+        self, api: httpx.AsyncClient, services: Services
+    ) -> None:
+        await create_profile(api, "m1", valid_body())
+        page = await api.get("/widget/m1?language=en")
+        assert page.status_code == 200 and "Camille Martin" in page.text and "Book a session" in page.text
+        data = widget_data(page.text)
+        principal = await services.verifier.verify(str(data["token"]))
+        assert principal.role is Role.WIDGET and principal.sub == "m1"
+        assert data["origins"] == services.settings.allowed_origins and data["locale"] == "en"
+        csp = page.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp
+        assert "frame-ancestors " + " ".join(services.settings.allowed_origins) in csp
+        assert re.search(r'<script src="/static/widget\.[0-9a-f]{12}\.js" defer></script>', page.text)
+        assert "<script>" not in page.text  # no inline script
+
+    async def test_prefill_from_the_url_is_escaped(self, api: httpx.AsyncClient) -> None:
+        await create_profile(api, "m1", valid_body())
+        hostile = '"><script>alert(1)</script>'
+        page = await api.get("/widget/m1", params={"name": hostile, "email": "a@b.c", "timeZone": "</script><b>"})
+        assert "<script>alert(1)" not in page.text and 'value="&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"' in page.text
+        assert "</script><b>" not in page.text.split('id="widget-data">', 1)[1].split("</script>", 1)[0]
+        assert widget_data(page.text)["timeZone"] == "</script><b>"  # kept as data, not markup
+
+    async def test_unknown_or_hidden_mentors_get_a_plain_404_page(self, api: httpx.AsyncClient) -> None:
+        await create_profile(api, "m1", valid_body())
+        hidden = await api.patch("/api/v2/students/m1/status", json={"isActive": False}, headers=ADMIN)
+        assert hidden.status_code == 200, hidden.text
+        for mentor in ("m1", "nobody", "bad%20id"):
+            page = await api.get(f"/widget/{mentor}?language=en")
+            assert page.status_code == 404 and "not available" in page.text and "widget-data" not in page.text
+
+    async def test_embed_script_is_served_for_host_pages(self, api: httpx.AsyncClient) -> None:
+        script = await api.get("/embed.js")
+        assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+        assert "data-thotis-mentor" in script.text and "postMessage" not in script.text  # it only listens
