@@ -163,6 +163,9 @@ def _demo_jobs(settings: Settings) -> dict[str, object]:
     """The demo runs its worker and scheduler in-process; a faster clock gets faster sweeps (a
     minute of sweep at 720× would be twelve hours of service time)."""
     update: dict[str, object] = {"run_jobs_in_process": True}
+    own = f"http://{settings.host}:{settings.port}"
+    if own not in settings.allowed_origins:  # /demo/host embeds the widget from the demo itself
+        update["allowed_origins"] = [*settings.allowed_origins, own]
     if settings.clock_speed > 1:
         update["jobs_sweep_seconds"] = max(1, min(settings.jobs_sweep_seconds, round(60 / settings.clock_speed)))
         click.echo(f"· clock: {settings.clock_speed:g}× real time (THOTIS_CLOCK_SPEED)")
@@ -196,6 +199,7 @@ def _banner(settings: Settings) -> str:
         f"  admin token:   {token(Role.ADMIN, 'demo-admin')}\n"
         f"  mentor token:  {token(Role.MENTOR, 'demo-mentor-01')}  (for demo-mentor-01)\n"
         f"  mailbox:       {url}/admin/mailbox  (every email the demo sends)\n"
+        f"  pages:         {url}/mentors · {url}/demo/host (the booking widget embedded in a host page)\n"
         f"  faster clock:  THOTIS_CLOCK_SPEED=720 make demo  (a day in two minutes: reminders, feedback)\n"
         f'  try:           curl -H "Authorization: Bearer <service token>" {url}/api/v2/students/by-field/LAW\n'
         f"                 …/api/v2/students/demo-mentor-01/availability?timeZone=Europe/Paris\n"

@@ -17,7 +17,9 @@ from litestar.params import FromPath
 
 from adapter.guards import public_guard, services_of
 from adapter.pages.render import page, page_locale
+from core.errors import NotFound
 from core.i18n import translate
+from core.settings import Environment
 from core.tokens import Role, mint_token
 from thotis_ext.profiles.service import InvalidUserId, ProfileNotFound, ProfileService, check_user_id
 
@@ -90,4 +92,27 @@ async def embed_script() -> Response[bytes]:
     )
 
 
-ROUTES = [widget, embed_script]
+DEMO_SNIPPET = (
+    '<div data-thotis-mentor="{mentor}" data-language="fr" data-time-zone="Europe/Paris"></div>\n'
+    '<script src="{base}/embed.js" defer></script>'
+)
+
+
+@get("/demo/host", guards=[public_guard], include_in_schema=False)
+async def demo_host(request: Request[Any, Any, Any]) -> Response[str]:
+    """A stand-in for a Thotis web page, embedding the widget with the documented snippet (demo only)."""
+    settings = services_of(request).settings
+    if settings.env is not Environment.DEMO:
+        raise NotFound("No such page.", code="NOT_FOUND")
+    mentor = request.query_params.get("mentor") or "demo-mentor-01"
+    locale = page_locale(request)
+    snippet = DEMO_SNIPPET.format(mentor=mentor, base=settings.base_url)
+    response = page("demo_host.html", locale, mentor=mentor, snippet=snippet)
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; frame-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
+    return response
+
+
+ROUTES = [widget, embed_script, demo_host]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
 import httpx
 
+from adapter.app import create_app
 from adapter.auth import Role
 from adapter.services import Services
+from core.settings import Environment
 from tests.adapter.helpers import ADMIN, create_profile
 from tests.factories import valid_body
 
@@ -41,7 +44,10 @@ class TestWidgetPage:
         await create_profile(api, "m1", valid_body())
         hostile = '"><script>alert(1)</script>'
         page = await api.get("/widget/m1", params={"name": hostile, "email": "a@b.c", "timeZone": "</script><b>"})
-        assert "<script>alert(1)" not in page.text and 'value="&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"' in page.text
+        assert (
+            "<script>alert(1)" not in page.text
+            and 'value="&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"' in page.text
+        )
         assert "</script><b>" not in page.text.split('id="widget-data">', 1)[1].split("</script>", 1)[0]
         assert widget_data(page.text)["timeZone"] == "</script><b>"  # kept as data, not markup
 
@@ -52,6 +58,17 @@ class TestWidgetPage:
         for mentor in ("m1", "nobody", "bad%20id"):
             page = await api.get(f"/widget/{mentor}?language=en")
             assert page.status_code == 404 and "not available" in page.text and "widget-data" not in page.text
+
+    async def test_demo_host_page_only_in_the_demo(self, api: httpx.AsyncClient, services: Services) -> None:
+        assert (await api.get("/demo/host")).status_code == 404  # THOTIS_ENV=test
+        settings = services.settings.model_copy(update={"env": Environment.DEMO})
+        app = create_app(settings, services=dataclasses.replace(services, settings=settings))
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://demo") as demo:
+            page = await demo.get("/demo/host?mentor=<x>&lang=en")
+        assert page.status_code == 200 and "Demo host page" in page.text
+        assert 'data-thotis-mentor="&lt;x&gt;"' in page.text and '<script src="/embed.js" defer>' in page.text
+        assert "frame-src 'self'" in page.headers["content-security-policy"]
 
     async def test_embed_script_is_served_for_host_pages(self, api: httpx.AsyncClient) -> None:
         script = await api.get("/embed.js")
