@@ -18,7 +18,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from core.errors import InvalidInput
 from thotis_ext import rules
-from thotis_ext.enums import SessionStatus
+from thotis_ext.enums import AcademicField, SessionStatus
 from thotis_ext.models import Rating, Session, StudentProfile
 from thotis_ext.profiles.views import stats_view
 
@@ -216,6 +216,24 @@ class PlatformStats:
             "totals": await self.totals(),
             "trends": trends,
         }
+
+    async def field_distribution(self) -> list[dict[str, Any]]:
+        """Per academic field: listed mentors and their completed sessions, for the dashboard's chart."""
+        rows = await self.session.execute(
+            select(
+                _P.field,
+                func.count().filter(_P.is_active, _P.is_complete),
+                func.coalesce(func.sum(_P.completed_sessions), 0),
+            )
+            .where(_P.field.is_not(None))
+            .group_by(_P.field)
+        )
+        found = {field: (int(mentors), int(completed)) for field, mentors, completed in rows}
+        return [
+            {"field": field.value, "mentors": found.get(field.value, (0, 0))[0],
+             "completedSessions": found.get(field.value, (0, 0))[1]}
+            for field in AcademicField
+        ]  # fmt: skip
 
     async def totals(self) -> dict[str, Any]:
         """Sums of every mentor's counters (property 43) and the platform's average rating."""
