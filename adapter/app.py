@@ -20,7 +20,7 @@ from adapter.errors import EXCEPTION_HANDLERS
 from adapter.guards import api_guard
 from adapter.logging_setup import configure_logging
 from adapter.monitoring import init_sentry, metrics_middleware
-from adapter.pages import admin, directory, rate, widget
+from adapter.pages import admin, directory, mentor, rate, widget
 from adapter.pages.assets import static_asset
 from adapter.request_context import request_id_middleware
 from adapter.routes import (
@@ -190,6 +190,7 @@ def create_app(
             *directory.ROUTES,
             *widget.ROUTES,
             *admin.ROUTES,
+            *mentor.ROUTES,
             *(mailbox.ROUTES if settings.mailbox_dir is not None else ()),
         ],
         lifespan=[lifespan],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +21,15 @@ class SessionRepository:
         if for_update:
             statement = statement.with_for_update()
         return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def of_mentor(self, mentor_id: str, *, upcoming: bool, now: datetime, limit: int = 50) -> list[Session]:
+        """A mentor's sessions: those still to come (soonest first) or the past ones (latest first)."""
+        statement = select(Session).where(Session.mentor_id == mentor_id)
+        if upcoming:
+            statement = statement.where(Session.end_at > now).order_by(Session.start_at)
+        else:
+            statement = statement.where(Session.end_at <= now).order_by(Session.start_at.desc())
+        return list(await self.session.scalars(statement.limit(limit)))
 
     def add(self, row: Session) -> None:
         self.session.add(row)

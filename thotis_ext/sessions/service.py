@@ -129,6 +129,11 @@ class SessionService:
         """
         return session_view(await self._visible(uid, caller))
 
+    async def of_mentor(self, mentor_id: str, *, upcoming: bool) -> list[dict[str, Any]]:
+        """A mentor's sessions for their own space: upcoming soonest first, or past latest first."""
+        rows = await self.sessions.of_mentor(mentor_id, upcoming=upcoming, now=self.clock.now())
+        return [session_view(row) for row in rows]
+
     async def cancel(
         self, uid: str, caller: Caller, *, reason: str | None, cancelled_by: CancelledBy | None
     ) -> dict[str, Any]:
