@@ -8,10 +8,13 @@ happened with postMessage, addressed to the configured Thotis origins only.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
+from babel.dates import format_datetime
 from litestar import Request, Response, get
 from litestar.params import FromPath
 
@@ -61,7 +64,7 @@ async def widget(mentor_id: FromPath[str], request: Request[Any, Any, Any]) -> R
             profiles = ProfileService(db, services.cache, services.box, services.profile_config)
             profile = msgspec.json.decode(await profiles.public_json(mentor_id))
     except (ProfileNotFound, InvalidUserId):
-        return page("widget.html", locale, status=404, mentor=None, data={}, prefill={})
+        return page("widget.html", locale, status=404, mentor=None, data={}, prefill={}, next_available=None)
     token = mint_token(
         settings.jwt_secret.get_secret_value(),
         settings.jwt_audience,
@@ -77,9 +80,23 @@ async def widget(mentor_id: FromPath[str], request: Request[Any, Any, Any]) -> R
         "timeZone": _prefill(request)["timeZone"],
         "strings": {key: translate(f"page.widget.{key}", locale) for key in SCRIPT_STRINGS},
     }
-    response = page("widget.html", locale, mentor=profile, prefill=_prefill(request), data=data)
+    response = page(
+        "widget.html", locale, mentor=profile, prefill=_prefill(request), data=data,
+        next_available=_next_available(profile.get("nextAvailableAt"), _prefill(request)["timeZone"], locale),
+    )  # fmt: skip
     response.headers["Content-Security-Policy"] = widget_csp(settings.allowed_origins)
     return response
+
+
+def _next_available(iso: str | None, zone_name: str, locale: str) -> str | None:
+    """The mentor's next free time, in the zone the host page gave (else Paris time)."""
+    if not iso:
+        return None
+    try:
+        zone = ZoneInfo(zone_name or "Europe/Paris")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("Europe/Paris")
+    return format_datetime(datetime.fromisoformat(iso), "medium", tzinfo=zone, locale=locale)
 
 
 @get("/embed.js", include_in_schema=False)

@@ -7,6 +7,9 @@ import json
 import re
 
 import httpx
+import markupsafe
+from hypothesis import given
+from hypothesis import strategies as st
 
 from adapter.app import create_app
 from adapter.auth import Role
@@ -74,3 +77,56 @@ class TestWidgetPage:
         script = await api.get("/embed.js")
         assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
         assert "data-thotis-mentor" in script.text and "postMessage" not in script.text  # it only listens
+
+
+origin_lists = st.lists(
+    st.from_regex(r"https://[a-z]{1,12}\.(fr|com|org)(:[1-9][0-9]{2,3})?", fullmatch=True),
+    min_size=1,
+    max_size=4,
+    unique=True,
+)
+prefill_text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=60)
+
+
+class TestWidgetProperties:
+    @given(origins=origin_lists)
+    async def test_property_25_events_go_to_the_configured_origins_only(
+        self, api: httpx.AsyncClient, services: Services, origins: list[str]
+    ) -> None:
+        """The page hands widget.js exactly the configured origins, CSP frames it only there, and
+        widget.js addresses every postMessage to one of them (never "*"); the browser tests show
+        the messages arriving at a configured host and nothing at another."""
+        if (await api.get("/widget/m1")).status_code == 404:
+            await create_profile(api, "m1", valid_body())
+        configured = services.settings
+        services.settings = configured.model_copy(update={"allowed_origins": origins})  # read per request
+        try:
+            page = await api.get("/widget/m1")
+        finally:
+            services.settings = configured
+        assert widget_data(page.text)["origins"] == origins
+        assert page.headers["content-security-policy"].split("frame-ancestors ", 1)[1].split(";")[0] == " ".join(
+            origins
+        )
+        script = await client_script(api, page.text)
+        assert re.findall(r"postMessage\(([^)]*)\)", script) == ["message, origin"]
+
+    @given(name=prefill_text, email=prefill_text, language=st.sampled_from(["fr", "en", "de", "<b>", ""]))
+    async def test_property_26_url_parameters_prefill_the_form_safely(
+        self, api: httpx.AsyncClient, services: Services, name: str, email: str, language: str
+    ) -> None:
+        if (await api.get("/widget/m1")).status_code == 404:
+            await create_profile(api, "m1", valid_body())
+        page = await api.get("/widget/m1", params={"name": name, "email": email, "language": language})
+        assert page.status_code == 200
+        form = page.text.split('id="booking-form"', 1)[1].split("</form>", 1)[0]
+        assert f'value="{markupsafe.escape((name.strip() and name[:200]) or name)}"' in form or name == ""
+        assert f'value="{markupsafe.escape(email[:200])}"' in form
+        assert "<script" not in form and "<b>" not in form
+        assert f'<html lang="{"en" if language == "en" else "fr"}">' in page.text
+
+
+async def client_script(client: httpx.AsyncClient, html: str) -> str:
+    found = re.search(r'<script src="(/static/widget\.[0-9a-f]{12}\.js)"', html)
+    assert found is not None
+    return (await client.get(found.group(1))).text
