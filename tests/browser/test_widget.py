@@ -109,6 +109,8 @@ class TestWidgetInBrowser:
             assert {m["origin"] for m in received} == {sidecar}
             height = await page.evaluate("document.querySelector('#widget iframe').style.height")
             assert height.endswith("px") and int(height[:-2]) > 300  # sized by the widget's resize events
+            content = await frame.locator("body").evaluate("b => Math.ceil(b.getBoundingClientRect().height)")
+            assert abs(int(height[:-2]) - content) <= 2  # and shrunk to the confirmation, not left tall
             await page.screenshot(path=str(artifacts / "widget-booked-768.png"), full_page=True)
             await page.close()
         booking = (await api.get(f"/api/v2/bookings/{created['uid']}", headers=SERVICE)).json()["data"]

@@ -171,7 +171,8 @@
   }
 
   function resize() {
-    post("thotis:widget.resize", { height: document.documentElement.scrollHeight });
+    // The body, not the document: the document is at least as tall as the iframe, so it would never shrink.
+    post("thotis:widget.resize", { height: Math.ceil(document.body.getBoundingClientRect().height) });
   }
 
   form.dataset.submitLabel = form.querySelector("button[type=submit]").textContent;
