@@ -1,7 +1,7 @@
 """`/admin`: the administrators' dashboard (R20) — the platform at a glance, and the few actions
 an administrator takes: resolve a low rating, redeliver a webhook, export CSV.
 
-Sign-in exchanges an admin token for a session cookie (adapter.pages.admin_session); every
+Sign-in exchanges an admin token for a session cookie (adapter.pages.browser_session); every
 change is a POST form with a CSRF token. Figures come from the same services as the API.
 """
 
@@ -16,8 +16,8 @@ from litestar.params import FromPath
 from litestar.response import Redirect
 
 from adapter.auth import Role
-from adapter.guards import public_guard, services_of
-from adapter.pages.admin_session import check_csrf, csrf_token, end_session, session_principal, start_session
+from adapter.guards import services_of
+from adapter.pages.browser_session import check_csrf, csrf_token, session_principal, sign_in_routes
 from adapter.pages.charts import bar_chart
 from adapter.pages.render import page, page_locale
 from core.errors import NotFound
@@ -38,30 +38,6 @@ ROLE = Role.ADMIN
 
 def _signed_out() -> Redirect:
     return Redirect("/admin/login", status_code=303)
-
-
-@get("/admin/login", guards=[public_guard], include_in_schema=False)
-async def login_page(request: Request[Any, Any, Any]) -> Response[Any]:
-    if await session_principal(request, ROLE) is not None:
-        return Redirect("/admin", status_code=303)
-    return page("admin_login.html", page_locale(request), error=None)
-
-
-@post("/admin/login", guards=[public_guard], include_in_schema=False, status_code=303)
-async def login(request: Request[Any, Any, Any]) -> Response[Any]:
-    form = await request.form()
-    cookie = await start_session(request, str(form.get("token") or ""), ROLE)
-    if cookie is None:
-        return page("admin_login.html", page_locale(request), status=401, error="page.admin.login_failed")
-    return Redirect("/admin", status_code=303, cookies=[cookie])
-
-
-@post("/admin/logout", include_in_schema=False, status_code=303)
-async def logout(request: Request[Any, Any, Any]) -> Response[Any]:
-    await check_csrf(request, ROLE)
-    response = Redirect("/admin/login", status_code=303)
-    end_session(response, ROLE)
-    return response
 
 
 @get("/admin", include_in_schema=False)
@@ -190,4 +166,4 @@ async def redeliver(
     return Redirect(f"/admin/webhooks/{endpoint_id}", status_code=303)
 
 
-ROUTES = [login_page, login, logout, dashboard, export, resolve_review, deliveries, redeliver]
+ROUTES = [*sign_in_routes(ROLE, "/admin"), dashboard, export, resolve_review, deliveries, redeliver]

@@ -21,8 +21,8 @@ from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 
 from adapter.auth import Principal, Role
-from adapter.guards import public_guard, services_of
-from adapter.pages.admin_session import check_csrf, csrf_token, end_session, session_principal, start_session
+from adapter.guards import services_of
+from adapter.pages.browser_session import check_csrf, csrf_token, session_principal, sign_in_routes
 from adapter.pages.render import page, page_locale
 from core.errors import InvalidInput, ThotisError
 from core.i18n import translate
@@ -43,30 +43,6 @@ RESCHEDULE_HORIZON = timedelta(days=7)
 
 def _signed_out() -> Redirect:
     return Redirect("/mentor/login", status_code=303)
-
-
-@get("/mentor/login", guards=[public_guard], include_in_schema=False)
-async def login_page(request: Request[Any, Any, Any]) -> Response[Any]:
-    if await session_principal(request, ROLE) is not None:
-        return Redirect("/mentor", status_code=303)
-    return page("mentor_login.html", page_locale(request), error=None)
-
-
-@post("/mentor/login", guards=[public_guard], include_in_schema=False, status_code=303)
-async def login(request: Request[Any, Any, Any]) -> Response[Any]:
-    form = await request.form()
-    cookie = await start_session(request, str(form.get("token") or ""), ROLE)
-    if cookie is None:
-        return page("mentor_login.html", page_locale(request), status=401, error="page.mentor.login_failed")
-    return Redirect("/mentor", status_code=303, cookies=[cookie])
-
-
-@post("/mentor/logout", include_in_schema=False, status_code=303)
-async def logout(request: Request[Any, Any, Any]) -> Response[Any]:
-    await check_csrf(request, ROLE)
-    response = Redirect("/mentor/login", status_code=303)
-    end_session(response, ROLE)
-    return response
 
 
 async def _space(request: Request[Any, Any, Any], principal: Principal, *, status: int = 200,
@@ -237,4 +213,4 @@ async def reschedule(uid: FromPath[str], request: Request[Any, Any, Any]) -> Res
     return Redirect("/mentor?done=rescheduled#sessions", status_code=303)
 
 
-ROUTES = [login_page, login, logout, space, save_profile, upload_photo, set_status, cancel, reschedule]
+ROUTES = [*sign_in_routes(ROLE, "/mentor"), space, save_profile, upload_photo, set_status, cancel, reschedule]

@@ -12,11 +12,14 @@ import hashlib
 import hmac
 from typing import Any
 
-from litestar import Request, Response
+from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie
+from litestar.handlers import HTTPRouteHandler
+from litestar.response import Redirect
 
 from adapter.auth import Principal, Role
-from adapter.guards import services_of
+from adapter.guards import public_guard, services_of
+from adapter.pages.render import page, page_locale
 from core.errors import Forbidden, Unauthenticated
 from core.tokens import mint_token
 
@@ -85,3 +88,34 @@ async def check_csrf(request: Request[Any, Any, Any], role: Role) -> None:
     expected = csrf_token(request, role)
     if not expected or not hmac.compare_digest(str(form.get("csrf") or ""), expected):
         raise Forbidden("The form expired or came from another site; reload the page.", code="CSRF_FAILED")
+
+
+def sign_in_routes(role: Role, home: str) -> list[HTTPRouteHandler]:
+    """`{home}/login` (the form, and the token exchanged for the cookie) and `{home}/logout`.
+
+    The form is `{space}_login.html`; a refused token shows `page.{space}.login_failed`.
+    """
+    space = home.strip("/")
+
+    @get(f"{home}/login", guards=[public_guard], include_in_schema=False, name=f"{space}-login-form")
+    async def login_page(request: Request[Any, Any, Any]) -> Response[Any]:
+        if await session_principal(request, role) is not None:
+            return Redirect(home, status_code=303)
+        return page(f"{space}_login.html", page_locale(request), error=None)
+
+    @post(f"{home}/login", guards=[public_guard], include_in_schema=False, status_code=303, name=f"{space}-login")
+    async def login(request: Request[Any, Any, Any]) -> Response[Any]:
+        form = await request.form()
+        cookie = await start_session(request, str(form.get("token") or ""), role)
+        if cookie is None:
+            return page(f"{space}_login.html", page_locale(request), status=401, error=f"page.{space}.login_failed")
+        return Redirect(home, status_code=303, cookies=[cookie])
+
+    @post(f"{home}/logout", include_in_schema=False, status_code=303, name=f"{space}-logout")
+    async def logout(request: Request[Any, Any, Any]) -> Response[Any]:
+        await check_csrf(request, role)
+        response = Redirect(f"{home}/login", status_code=303)
+        end_session(response, role)
+        return response
+
+    return [login_page, login, logout]
