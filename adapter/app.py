@@ -32,6 +32,7 @@ from adapter.routes import (
     media,
     monitoring,
     platform,
+    privacy,
     ratings,
 )
 from adapter.routes.bookings import BookingsController
@@ -172,6 +173,8 @@ def create_app(
             platform.platform_export,
             monitoring.platform_health,
             jobs_admin.job_runs,
+            privacy.privacy_export,
+            privacy.privacy_erase,
             WebhookEndpointsController,
         ],
         guards=[api_guard],

@@ -173,6 +173,13 @@ class Settings(BaseSettings):
     calcom_down_alert_minutes: int = Field(
         10, ge=1, le=1440, description="Admins are alerted once Cal.com has been unreachable this long."
     )
+    retention_months: int = Field(
+        24,
+        ge=0,
+        le=240,
+        description="Prospective students' data of sessions that ended longer ago than this is anonymised "
+        "(statistics stay); 0 keeps it.",
+    )
     clock_speed: float = Field(
         1.0,
         ge=1.0,

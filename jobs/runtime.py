@@ -36,6 +36,10 @@ SWEEPS = (
 )
 
 
+#: Retention is a matter of months: checking hourly is plenty.
+RETENTION_EVERY = 3600
+
+
 def build_broker(settings: Settings) -> AsyncBroker:
     """A Redis Streams broker: a message a worker took but never finished is handed out again."""
     if not settings.redis_url:
@@ -59,6 +63,7 @@ def schedule(settings: Settings) -> list[ScheduledTask]:
     tasks.append(
         ScheduledTask(task_name="sync_calcom", labels={}, args=[], kwargs={}, interval=settings.sync_interval_seconds)
     )
+    tasks.append(ScheduledTask(task_name="apply_retention", labels={}, args=[], kwargs={}, interval=RETENTION_EVERY))
     return tasks
 
 

@@ -71,3 +71,8 @@ async def sync_calcom(deps: Deps) -> None:
 @async_shared_broker.task(task_name="check_alerts")
 async def check_alerts(deps: Deps) -> None:
     await work.check_alerts(deps)
+
+
+@async_shared_broker.task(task_name="apply_retention")
+async def apply_retention(deps: Deps) -> None:
+    await work.apply_retention(deps)

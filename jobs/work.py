@@ -27,10 +27,12 @@ from thotis_ext.emails.render import render_email
 from thotis_ext.emails.sender import send_due
 from thotis_ext.enums import CalcomLinkStatus
 from thotis_ext.models import StudentProfile
+from thotis_ext.privacy import anonymise_expired
 from thotis_ext.profiles.service import invalidate_profile_after_commit
 from thotis_ext.sessions import timed
 from thotis_ext.sessions.reconcile import reconcile_mentor
 from webhooks_in.inbox import InboxDeps, process_pending
+from webhooks_in.privacy import forget_raw_events
 from webhooks_out.delivery import deliver_due
 
 log = logging.getLogger("thotis.jobs")
@@ -202,6 +204,18 @@ async def _track_calcom_health(deps: JobDeps, *, down: bool) -> None:
         async with deps.database.session() as session:
             await alert_admins(session, deps.settings.admin_emails, f"calcom-down:{since.isoformat()}",
                                "Cal.com unreachable", body, now)  # fmt: skip
+
+
+async def apply_retention(deps: JobDeps) -> Counts | None:
+    """Anonymise prospective students' data past THOTIS_RETENTION_MONTHS (R14), raw webhooks too."""
+
+    async def work() -> Counts:
+        async with deps.database.session() as session:
+            uids = await anonymise_expired(session, deps.clock.now(), deps.settings.retention_months)
+            raw = await forget_raw_events(session, uids)
+        return {"sessions": len(uids), "calcomEvents": raw}
+
+    return await run_logged(deps.database, "apply_retention", deps.clock.now, work)
 
 
 async def check_alerts(deps: JobDeps) -> Counts | None:

@@ -68,3 +68,22 @@ async def emit(
                 )
             )
     return message_id
+
+
+async def scrub_field(session: AsyncSession, subjects: list[str], field: str) -> int:
+    """Blank `data.<field>` in the stored events of these subjects (GDPR erasure of free text);
+    deliveries still to come send the scrubbed payload, signed when sent."""
+    if not subjects:
+        return 0
+    messages = await session.scalars(
+        select(WebhookMessage).where(WebhookMessage.subject.in_(subjects)).with_for_update()
+    )
+    scrubbed = 0
+    for message in messages:
+        payload = msgspec.json.decode(message.payload)
+        data = payload.get("data")
+        if isinstance(data, dict) and data.get(field) is not None:
+            data[field] = None
+            message.payload = msgspec.json.encode(payload)
+            scrubbed += 1
+    return scrubbed

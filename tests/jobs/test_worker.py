@@ -16,7 +16,7 @@ from adapter.jobs_wiring import JobsService
 from adapter.services import Services
 from calcom_client.simulator import CalcomSimulator
 from core import jobs as core_jobs
-from jobs.runtime import SWEEPS, schedule
+from jobs.runtime import RETENTION_EVERY, SWEEPS, schedule
 from tests.adapter.helpers import create_profile
 from tests.adapter.test_availability import linked_mentor
 from tests.adapter.test_bookings import book, booking
@@ -68,4 +68,4 @@ class TestSchedule:
     def test_every_sweep_and_the_sync_are_scheduled_at_their_configured_cadence(self, services: Services) -> None:
         configured = services.settings.model_copy(update={"jobs_sweep_seconds": 7, "sync_interval_seconds": 300})
         tasks = {task.task_name: task.interval for task in schedule(configured)}
-        assert tasks == {**dict.fromkeys(SWEEPS, 7), "sync_calcom": 300}
+        assert tasks == {**dict.fromkeys(SWEEPS, 7), "sync_calcom": 300, "apply_retention": RETENTION_EVERY}
