@@ -6,24 +6,20 @@ Server-rendered from the same cached list as the API, so it costs what a list re
 from __future__ import annotations
 
 import math
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 import msgspec
-from babel.dates import format_datetime
 from litestar import Request, Response, get
 
 from adapter.guards import public_guard, services_of
-from adapter.pages.render import page, page_locale
+from adapter.pages.render import local_time, page, page_locale
 from thotis_ext import rules
 from thotis_ext.enums import AcademicField
 from thotis_ext.profiles.repository import ProfileFilters
 from thotis_ext.profiles.service import ProfileService
 
 PAGE_SIZE = 12
-PARIS = ZoneInfo("Europe/Paris")
 MAX_PAGE = 1000
 #: Longest free text kept from the query string.
 MAX_TEXT = 200
@@ -69,10 +65,8 @@ def _link(chosen: dict[str, str], locale: str, **changes: Any) -> str:
 
 def _card(item: dict[str, Any], locale: str) -> dict[str, Any]:
     next_at = item.get("nextAvailableAt")
-    when = None
-    if next_at:  # shown in Paris time: the directory does not know the visitor's zone (the widget does)
-        when = format_datetime(datetime.fromisoformat(next_at), "medium", tzinfo=PARIS, locale=locale)
-    return {**item, "nextAvailable": when}
+    # In Paris time: the directory does not know the visitor's zone (the widget does).
+    return {**item, "nextAvailable": local_time(next_at, locale) if next_at else None}
 
 
 @get("/mentors", guards=[public_guard], include_in_schema=False)

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import msgspec
-from babel.dates import format_datetime
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath
@@ -23,7 +21,7 @@ from pydantic.alias_generators import to_camel
 from adapter.auth import Principal, Role
 from adapter.guards import services_of
 from adapter.pages.browser_session import check_csrf, csrf_token, session_principal, sign_in_routes
-from adapter.pages.render import page, page_locale
+from adapter.pages.render import local_time, page, page_locale
 from core.errors import InvalidInput, ThotisError
 from core.i18n import translate
 from thotis_ext.availability import AvailabilityService
@@ -33,8 +31,6 @@ from thotis_ext.profiles.service import ProfileService
 from thotis_ext.sessions.service import Caller, SessionService
 
 ROLE = Role.MENTOR
-#: Mentors' profiles hold no time zone; Thotis is French (as in their emails).
-PARIS = ZoneInfo("Europe/Paris")
 PHOTO_BODY_LIMIT = 6 * 1024 * 1024
 FIELDS = ("name", "email", "locale", "university", "degree", "field", "currentYear", "bio", "linkedInUrl")
 #: How far ahead reschedule choices go.
@@ -64,7 +60,7 @@ async def _space(request: Request[Any, Any, Any], principal: Principal, *, statu
     now = services.clock.now()
 
     def when(iso: str) -> str:
-        return format_datetime(datetime.fromisoformat(iso), "medium", tzinfo=PARIS, locale=locale)
+        return local_time(iso, locale)
 
     for item in upcoming:
         start = datetime.fromisoformat(item["start"])

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import functools
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel.dates import format_datetime
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from litestar import Request, Response
 
@@ -38,6 +41,20 @@ def environment() -> Environment:
     )
     env.globals["asset_url"] = asset_url
     return env
+
+
+#: Where pages show times when they do not know the reader's zone (Thotis is French).
+DEFAULT_ZONE = "Europe/Paris"
+
+
+def local_time(value: str | datetime, locale: str, zone: str | None = None) -> str:
+    """An instant (ISO 8601 or aware datetime) as the reader reads it, in `zone` or Paris time."""
+    instant = datetime.fromisoformat(value) if isinstance(value, str) else value
+    try:
+        tzinfo = ZoneInfo(zone or DEFAULT_ZONE)
+    except (ZoneInfoNotFoundError, ValueError):
+        tzinfo = ZoneInfo(DEFAULT_ZONE)
+    return format_datetime(instant, "medium", tzinfo=tzinfo, locale=locale)
 
 
 def page_locale(request: Request[Any, Any, Any], preferred: str | None = None) -> str:

@@ -8,18 +8,16 @@ happened with postMessage, addressed to the configured Thotis origins only.
 
 from __future__ import annotations
 
-from datetime import datetime
+import functools
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
-from babel.dates import format_datetime
 from litestar import Request, Response, get
 from litestar.params import FromPath
 
 from adapter.guards import public_guard, services_of
-from adapter.pages.render import page, page_locale
+from adapter.pages.render import local_time, page, page_locale
 from core.errors import NotFound
 from core.i18n import translate
 from core.settings import Environment
@@ -58,6 +56,7 @@ async def widget(mentor_id: FromPath[str], request: Request[Any, Any, Any]) -> R
     services = services_of(request)
     settings = services.settings
     locale = page_locale(request, request.query_params.get("language"))
+    prefill = _prefill(request)
     try:
         check_user_id(mentor_id)
         async with services.database.session() as db:
@@ -77,33 +76,28 @@ async def widget(mentor_id: FromPath[str], request: Request[Any, Any, Any]) -> R
         "token": token,
         "origins": settings.allowed_origins,
         "locale": locale,
-        "timeZone": _prefill(request)["timeZone"],
+        "timeZone": prefill["timeZone"],
         "strings": {key: translate(f"page.widget.{key}", locale) for key in SCRIPT_STRINGS},
     }
+    next_at = profile.get("nextAvailableAt")
     response = page(
-        "widget.html", locale, mentor=profile, prefill=_prefill(request), data=data,
-        next_available=_next_available(profile.get("nextAvailableAt"), _prefill(request)["timeZone"], locale),
+        "widget.html", locale, mentor=profile, prefill=prefill, data=data,
+        next_available=local_time(next_at, locale, prefill["timeZone"]) if next_at else None,
     )  # fmt: skip
     response.headers["Content-Security-Policy"] = widget_csp(settings.allowed_origins)
     return response
 
 
-def _next_available(iso: str | None, zone_name: str, locale: str) -> str | None:
-    """The mentor's next free time, in the zone the host page gave (else Paris time)."""
-    if not iso:
-        return None
-    try:
-        zone = ZoneInfo(zone_name or "Europe/Paris")
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("Europe/Paris")
-    return format_datetime(datetime.fromisoformat(iso), "medium", tzinfo=zone, locale=locale)
+@functools.cache
+def _embed_js() -> bytes:
+    return EMBED_JS.read_bytes()  # read once, not on every host page view
 
 
 @get("/embed.js", include_in_schema=False)
 async def embed_script() -> Response[bytes]:
     """The host pages' snippet: one <script> tag plus an element with `data-thotis-mentor`."""
     return Response(
-        EMBED_JS.read_bytes(),
+        _embed_js(),
         media_type="text/javascript; charset=utf-8",
         headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"},
     )
