@@ -35,12 +35,6 @@ def install_sender(sender: JobSender | None) -> None:
     _sender = sender
 
 
-def defer(session: AsyncSession, name: str, **kwargs: str | int) -> None:
-    """Send job `name` once `session` commits; twice the same request before a commit sends once."""
-    if _sender is not None:
-        after_commit(session, _sending(_sender, name, kwargs), key=("job", name, tuple(sorted(kwargs.items()))))
-
-
 def defer_batched(session: AsyncSession, name: str, argument: str, item: str | int) -> None:
     """Send job `name` once `session` commits, with every `item` deferred before the commit
     gathered in the list argument `argument` (one message for the emails of one change)."""

@@ -34,17 +34,16 @@ def recorder() -> Iterator[Recorder]:
 class TestDeferredJobs:
     async def test_sent_after_commit_once_per_distinct_request(self, services: Services, recorder: Recorder) -> None:
         async with services.database.sessionmaker() as session:
-            jobs.defer(session, "send_email", email_id=1)
-            jobs.defer(session, "send_email", email_id=1)
-            jobs.defer(session, "send_email", email_id=2)
+            jobs.defer_batched(session, "send_email", "email_ids", 1)
+            jobs.defer_batched(session, "remind", "session_ids", "s1")
             assert recorder.sent == []  # nothing before the commit
             await commit(session)
         await jobs.drain()
-        assert recorder.sent == [("send_email", {"email_id": 1}), ("send_email", {"email_id": 2})]
+        assert recorder.sent == [("send_email", {"email_ids": [1]}), ("remind", {"session_ids": ["s1"]})]
 
     async def test_nothing_sent_after_a_rollback(self, services: Services, recorder: Recorder) -> None:
         async with services.database.sessionmaker() as session:
-            jobs.defer(session, "send_email", email_id=1)
+            jobs.defer_batched(session, "send_email", "email_ids", 1)
             await rollback(session)
             await commit(session)
         await jobs.drain()
@@ -54,7 +53,7 @@ class TestDeferredJobs:
         jobs.install_sender(Recorder(fail=True))
         try:
             async with services.database.sessionmaker() as session:
-                jobs.defer(session, "send_email", email_id=1)
+                jobs.defer_batched(session, "send_email", "email_ids", 1)
                 await commit(session)  # does not raise: the sweep sends the email later
             await jobs.drain()  # nor does the send itself, in the background
         finally:
@@ -74,5 +73,5 @@ class TestDeferredJobs:
 
     async def test_without_a_sender_nothing_is_queued(self, services: Services) -> None:
         async with services.database.sessionmaker() as session:
-            jobs.defer(session, "send_email", email_id=1)
+            jobs.defer_batched(session, "send_email", "email_ids", 1)
             assert not session.info.get("thotis.after_commit")
