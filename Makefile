@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV = $(shell scripts/ensure-uv.sh)
 
-.PHONY: demo test lint env bench serve clean
+.PHONY: demo test lint env bench bench-mix serve clean
 
 env:
 	@$(UV) sync --frozen --quiet
@@ -25,6 +25,10 @@ lint: env
 bench: env  ## load benchmarks of SPEC.md §8 (see benchmarks/README.md)
 	@$(UV) sync --frozen --quiet --group bench
 	@$(UV) run --frozen --group bench python -m benchmarks.run
+
+bench-mix: env  ## the load benchmark: production stack, realistic mix (locust), capacity vs the ceiling (wrk)
+	@$(UV) sync --frozen --quiet --group bench
+	@$(UV) run --frozen --group bench python -m benchmarks.run --phases mix
 
 clean:
 	rm -rf .thotis/postgres .thotis/redis.db .pytest_cache .mypy_cache .ruff_cache

@@ -84,7 +84,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--phases",
         default="open,steps,closed",
-        help="Which parts to run, comma-separated (open,steps,closed; also calcom and webhooks, not in the default)",
+        help="Parts to run, comma-separated (open,steps,closed; also mix, calcom and webhooks, not in the default)",
     )
     parser.add_argument(
         "--calcom-delay-ms", type=float, default=50.0, help="calcom phase: Cal.com simulator delay, ms (50)"
@@ -112,7 +112,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.steps = [float(r) for r in (args.steps or DEFAULT_STEPS).split(",") if r.strip()]
     args.step_duration = args.step_duration or args.duration
     args.phases = {p.strip() for p in args.phases.split(",") if p.strip()}
-    if unknown := args.phases - {*SERVE_PHASES, "calcom", "webhooks"}:
+    if unknown := args.phases - {*SERVE_PHASES, "mix", "calcom", "webhooks"}:
         parser.error(f"unknown phase(s): {', '.join(sorted(unknown))}")
     if min(args.duration, args.step_duration, args.closed_duration, args.calcom_duration) <= 0 or args.warmup < 0:
         parser.error("durations must be > 0 and --warmup ≥ 0")
@@ -299,6 +299,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
     code = run_serve_phases(args, argv) if args.phases & set(SERVE_PHASES) else 0
+    if code == 0 and "mix" in args.phases:
+        from benchmarks.mix_bench import MixOptions, run_mix  # imports this module
+
+        code = run_mix(
+            MixOptions(
+                postgres_url=args.postgres_url, redis_url=args.redis_url, users=args.users, workers=args.workers,
+                rate=args.rate, warmup=args.warmup, duration=args.duration, closed_duration=args.closed_duration,
+                delay_ms=args.calcom_delay_ms, out=args.out.parent / "load.md",
+                command="python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None else argv),
+            )
+        )  # fmt: skip
     if code == 0 and "calcom" in args.phases:
         from benchmarks.calcom_bench import CalcomOptions, run_calcom  # imports this module
 

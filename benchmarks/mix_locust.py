@@ -1,0 +1,216 @@
+"""The load generator of the `mix` phase: locust users sending a realistic mix of requests.
+
+One process, started by `benchmarks.mix_bench` (never inside the server): 100 users at a fixed
+total rate (`constant_throughput`), each request drawn by weight from the routes people and
+Cal.com actually call — the mentor directory, profiles, availability, bookings and Cal.com's
+webhooks. Every answer is recorded with its status; the figures go out as JSON.
+
+    python -m benchmarks.mix_locust --host http://127.0.0.1:8000 --plan plan.json \
+        --users 100 --rate 500 --warmup 5 --duration 30 --server-pid 1234 --out result.json
+
+`plan.json` (written by mix_bench) holds the mentors, the free slots bookings take one by one,
+the webhook secret and the weights; the bearer token comes in $BENCH_TOKEN.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import hmac
+import itertools
+import json
+import os
+import random
+import time
+from collections import Counter
+from functools import partial
+from typing import Any
+from urllib.parse import urlencode
+
+import gevent
+from locust import FastHttpUser, constant_throughput, task
+from locust.env import Environment
+
+from benchmarks.cpu import CpuSnapshot
+from benchmarks.recording import TOKEN_ENV, Recorder
+
+#: Route name → share of the requests. A directory visitor reads lists and profiles, fewer look at
+#: the slots, fewer still book; Cal.com's webhooks come with every booking made anywhere.
+DEFAULT_WEIGHTS = {"list": 35, "profile": 25, "availability": 25, "webhook": 12, "booking": 3}
+#: Answers that are the expected outcome of a request rather than an error (a slot someone else
+#: took first is a 409 SLOT_UNAVAILABLE).
+EXPECTED = {"booking": {201, 409}, "webhook": {200, 202}}
+
+
+class Plan:
+    """What the users share: mentors, free slots handed out once each, the webhook secret."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.mentors: list[str] = data["mentors"]
+        self.fields: list[str] = data["fields"]
+        self.slots = iter(data["slots"])  # gevent: one thread, so a shared iterator hands each slot once
+        self.secret: bytes = data["webhook_secret"].encode()
+        self.weights: dict[str, int] = data.get("weights") or DEFAULT_WEIGHTS
+        self.webhooks = itertools.count()
+        self.bookings = itertools.count()
+
+
+def signed_webhook(secret: bytes, n: int) -> tuple[bytes, str]:
+    """A Cal.com BOOKING_CREATED for an event type that is not a mentor's (stored, then ignored)."""
+    sent = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    start = (dt.datetime(2031, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=15 * n)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    payload = {
+        "type": "other-15", "startTime": start, "endTime": start, "uid": f"mix{os.getpid()}x{n:012d}",
+        "bookingId": n + 1, "eventTypeId": 888_888, "metadata": {}, "status": "ACCEPTED",
+        "attendees": [{"email": f"mix-{n}@example.org", "name": "Mix", "timeZone": "UTC"}],
+        "organizer": {"email": "someone@example.org"},
+    }  # fmt: skip
+    body = json.dumps({"triggerEvent": "BOOKING_CREATED", "createdAt": sent, "payload": payload}).encode()
+    return body, hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+class MixUser(FastHttpUser):
+    """One visitor or integration on its own keep-alive connection; see DEFAULT_WEIGHTS."""
+
+    abstract = True
+    plan: Plan
+    token = ""
+    per_user_rate = 1.0
+    network_timeout = 30.0
+    connection_timeout = 5.0
+
+    def on_start(self) -> None:
+        self._auth = {"Authorization": f"Bearer {self.token}"}
+        names = list(self.plan.weights)
+        self._names, self._weights = names, [self.plan.weights[n] for n in names]
+        # Spread the users' phases, then re-anchor locust's pacing (see locustfile.Reader.on_start).
+        gevent.sleep(random.uniform(0, 1 / self.per_user_rate))
+        self._cp_last_run = time.perf_counter()
+        self._cp_last_wait_time = 0
+
+    @task
+    def one(self) -> None:
+        route = random.choices(self._names, self._weights)[0]
+        getattr(self, "_" + route)()
+
+    def _list(self) -> None:
+        field = random.choice(self.plan.fields)
+        self.client.get(f"/api/v2/students/by-field/{field}", headers=self._auth, name="list")
+
+    def _profile(self) -> None:
+        self.client.get(f"/api/v2/students/{random.choice(self.plan.mentors)}", headers=self._auth, name="profile")
+
+    def _availability(self) -> None:
+        mentor = random.choice(self.plan.mentors)
+        query = urlencode({"timeZone": "Europe/Paris"})
+        self.client.get(f"/api/v2/students/{mentor}/availability?{query}", headers=self._auth, name="availability")
+
+    def _booking(self) -> None:
+        slot = next(self.plan.slots, None)
+        if slot is None:  # every free slot is taken: read a profile instead, and say so in the report
+            self.environment.events.request.fire(
+                request_type="SKIP", name="booking", response_time=0, response_length=0,
+                exception=RuntimeError("no free slot left"), response=None, context={},
+            )  # fmt: skip
+            return
+        mentor, start = slot
+        n = next(self.plan.bookings)
+        body = {
+            "mentorId": mentor, "start": start, "consent": True,
+            "prospectiveStudent": {
+                "name": f"Mix Student {n}", "email": f"mix-{n}@example.com", "timeZone": "Europe/Paris",
+                "language": random.choice(("fr", "en")),
+            },
+        }  # fmt: skip
+        with self.client.post(
+            "/api/v2/bookings", json=body, headers=self._auth, name="booking", catch_response=True
+        ) as response:
+            if response.status_code in EXPECTED["booking"]:
+                response.success()
+
+    def _webhook(self) -> None:
+        body, signature = signed_webhook(self.plan.secret, next(self.plan.webhooks))
+        headers = {"Content-Type": "application/json", "X-Cal-Signature-256": signature}
+        with self.client.post(
+            "/webhooks/calcom", data=body, headers=headers, name="webhook", catch_response=True
+        ) as response:
+            if response.status_code in EXPECTED["webhook"]:
+                response.success()
+
+
+def _on_request(
+    recorder: Recorder,
+    statuses: Counter[str],
+    name: str,
+    response_time: float,
+    exception: BaseException | None = None,
+    response: Any = None,
+    **_: Any,
+) -> None:
+    status = getattr(response, "status_code", None)
+    if recorder.measuring:
+        statuses[f"{name} {status or 'none'}"] += 1
+    if exception is None:
+        recorder.ok(name, response_time)
+        return
+    body = (getattr(response, "text", None) or "")[:300] if status else ""
+    recorder.error(name, f"HTTP {status}" if status else type(exception).__name__, f"{exception!r} {body}")
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    with open(args.plan, encoding="utf-8") as source:
+        plan = Plan(json.load(source))
+    per_user_rate = args.rate / args.users
+    user_class = type(
+        "Mix",
+        (MixUser,),
+        {
+            "abstract": False, "host": args.host, "plan": plan, "token": args.token,
+            "per_user_rate": per_user_rate, "wait_time": constant_throughput(per_user_rate),
+        },
+    )  # fmt: skip
+    env = Environment(user_classes=[user_class], host=args.host)
+    recorder, statuses = Recorder(), Counter[str]()
+    env.events.request.add_listener(partial(_on_request, recorder, statuses))
+    runner = env.create_local_runner()
+    runner.start(args.users, spawn_rate=args.users / max(0.5, min(1.0, args.warmup / 2)))
+    gevent.sleep(args.warmup)
+    start = CpuSnapshot.take(args.server_pid)
+    recorder.start()
+    gevent.sleep(args.duration)
+    recorder.finish()
+    cpu = CpuSnapshot.take(args.server_pid).cores_since(start)
+    running = runner.user_count
+    runner.quit()
+    return {
+        **recorder.as_json(list(plan.weights)),
+        "statuses": dict(statuses),
+        "bookings_sent": next(plan.bookings),
+        "target_rate": args.rate,
+        "users": args.users,
+        "users_running": running,
+        **cpu,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Locust generator of the mix phase (see benchmarks/README.md).")
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--plan", required=True, help="JSON written by benchmarks.mix_bench")
+    parser.add_argument("--token", default=os.environ.get(TOKEN_ENV, ""))
+    parser.add_argument("--users", type=int, default=100)
+    parser.add_argument("--rate", type=float, default=500.0, help="Total req/s (open loop)")
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--server-pid", type=int, default=None)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    if args.users < 1 or args.rate <= 0 or args.duration <= 0 or args.warmup < 0:
+        parser.error("--users ≥ 1, --rate > 0, --duration > 0, --warmup ≥ 0")
+    with open(args.out, "w", encoding="utf-8") as out:
+        json.dump(run(args), out)
+
+
+if __name__ == "__main__":
+    main()
