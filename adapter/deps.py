@@ -17,6 +17,7 @@ from adapter.auth import Principal
 from adapter.guards import services_of
 from core.database import commit, rollback
 from thotis_ext.availability import AvailabilityService
+from thotis_ext.profiles.reads import ProfileReads
 from thotis_ext.profiles.service import ProfileService
 from thotis_ext.ratings.service import RatingService
 from thotis_ext.sessions.service import SessionService
@@ -41,6 +42,11 @@ async def provide_profile_service(request: Request[Any, Any, Any]) -> AsyncGener
     services = services_of(request)
     async for session in unit_of_work(request):
         yield ProfileService(session, services.cache, services.box, services.profile_config, services.linker)
+
+
+def provide_profile_reads(request: Request[Any, Any, Any]) -> ProfileReads:
+    """Cached reads: no session, no unit of work (a miss opens its own short session)."""
+    return services_of(request).profile_reads
 
 
 async def provide_availability_service(
@@ -78,6 +84,7 @@ async def provide_rating_service(request: Request[Any, Any, Any]) -> AsyncGenera
 
 DEPENDENCIES = {
     "profiles": Provide(provide_profile_service),
+    "reads": Provide(provide_profile_reads, sync_to_thread=False),
     "availability": Provide(provide_availability_service),
     "sessions": Provide(provide_session_service),
     "ratings": Provide(provide_rating_service),

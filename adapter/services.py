@@ -17,6 +17,7 @@ from core.ratelimit import RateLimiter
 from core.redis import RedisGateway
 from core.settings import Settings
 from thotis_ext.calcom_link import CalcomLinker
+from thotis_ext.profiles.reads import ProfileReads
 from thotis_ext.profiles.service import ProfileConfig
 from webhooks_in.inbox import InboxSweep
 from webhooks_out.delivery import DeliveryLoop
@@ -54,6 +55,14 @@ class Services:
     sweep: InboxSweep | None = None
     jobs: BackgroundWorker | None = None
     _running: list[tuple[BackgroundWorker, asyncio.Task[None]]] = field(default_factory=list)
+    _profile_reads: ProfileReads | None = None
+
+    @property
+    def profile_reads(self) -> ProfileReads:
+        """The cached profile reads: one per process, holding no per-request state."""
+        if self._profile_reads is None:
+            self._profile_reads = ProfileReads(self.database.sessionmaker, self.cache, self.profile_config)
+        return self._profile_reads
 
     def start(self) -> None:
         """Start the background workers (cache invalidations, webhook delivery, inbox sweep, jobs)."""

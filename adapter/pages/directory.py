@@ -17,7 +17,6 @@ from adapter.pages.render import local_time, page, page_locale
 from thotis_ext import rules
 from thotis_ext.enums import AcademicField
 from thotis_ext.profiles.repository import ProfileFilters
-from thotis_ext.profiles.service import ProfileService
 
 PAGE_SIZE = 12
 MAX_PAGE = 1000
@@ -75,10 +74,9 @@ async def directory(request: Request[Any, Any, Any]) -> Response[str]:
     locale = page_locale(request)
     filters, chosen = _filters(request)
     number = _page_number(request.query_params.get("page"))
-    async with services.database.session() as db:
-        profiles = ProfileService(db, services.cache, services.box, services.profile_config)
-        found = await profiles.list_public(filters, page=number, page_size=PAGE_SIZE)
-        universities = await profiles.universities()
+    reads = services.profile_reads
+    found = await reads.list_public(filters, page=number, page_size=PAGE_SIZE)
+    universities = await reads.universities()
     items = [_card(item, locale) for item in msgspec.json.decode(found.items_json)]
     pages = max(1, math.ceil(found.total / PAGE_SIZE))
     return page(

@@ -48,9 +48,8 @@ async def _space(request: Request[Any, Any, Any], principal: Principal, *, statu
     services = services_of(request)
     locale = page_locale(request)
     async with services.database.session() as db:
-        profiles = ProfileService(db, services.cache, services.box, services.profile_config)
         try:
-            profile = msgspec.json.decode(await profiles.private_json(principal.sub))
+            profile = msgspec.json.decode(await services.profile_reads.private_json(principal.sub))
         except ThotisError:
             profile = None
         sessions = SessionService(db, services.calcom.client, services.linker, services.cache, services.clock)

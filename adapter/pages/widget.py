@@ -22,7 +22,7 @@ from core.errors import NotFound
 from core.i18n import translate
 from core.settings import Environment
 from core.tokens import Role, mint_token
-from thotis_ext.profiles.service import InvalidUserId, ProfileNotFound, ProfileService, check_user_id
+from thotis_ext.profiles.service import InvalidUserId, ProfileNotFound, check_user_id
 
 #: A widget token lives this long; reloading the page gets a new one.
 WIDGET_TOKEN_SECONDS = 30 * 60
@@ -59,9 +59,7 @@ async def widget(mentor_id: FromPath[str], request: Request[Any, Any, Any]) -> R
     prefill = _prefill(request)
     try:
         check_user_id(mentor_id)
-        async with services.database.session() as db:
-            profiles = ProfileService(db, services.cache, services.box, services.profile_config)
-            profile = msgspec.json.decode(await profiles.public_json(mentor_id))
+        profile = msgspec.json.decode(await services.profile_reads.public_json(mentor_id))
     except (ProfileNotFound, InvalidUserId):
         return page("widget.html", locale, status=404, mentor=None, data={}, prefill={}, next_available=None)
     token = mint_token(

@@ -20,6 +20,7 @@ from adapter.schemas import ProfileOut, StatsOut, SummaryOut
 from core.errors import InvalidInput
 from thotis_ext import rules
 from thotis_ext.enums import AcademicField
+from thotis_ext.profiles.reads import ProfileReads
 from thotis_ext.profiles.repository import ProfileFilters
 from thotis_ext.profiles.schemas import ProfileCreate, ProfileUpdate, StatusUpdate
 from thotis_ext.profiles.service import ProfileService
@@ -31,6 +32,7 @@ _LIST = {200: ResponseSpec(PageEnvelope[SummaryOut], description="One page of me
 PageNumber = Annotated[int, QueryParameter(name="page", ge=1, le=10_000, description="1-based page")]
 PageSize = Annotated[int, QueryParameter(name="pageSize", ge=1, le=500, description="Items per page (capped)")]
 Profiles = NamedDependency[ProfileService]
+Reads = NamedDependency[ProfileReads]
 UserId = FromPath[str]
 
 
@@ -81,13 +83,13 @@ class StudentsController(Controller):
     async def by_field(
         self,
         field: FromPath[str],
-        profiles: Profiles,
+        reads: Reads,
         page: PageNumber = 1,
         page_size: PageSize = 20,
     ) -> Response[bytes]:
         filters = ProfileFilters(field=_field(field).value)
-        size = _page_size(page_size, profiles.config.max_page_size)
-        result = await profiles.list_public(filters, page=page, page_size=size)
+        size = _page_size(page_size, reads.config.max_page_size)
+        result = await reads.list_public(filters, page=page, page_size=size)
         return ok_page(result.items_json, total=result.total, page=page, page_size=size)
 
     @get(
@@ -98,7 +100,7 @@ class StudentsController(Controller):
     )
     async def search(
         self,
-        profiles: Profiles,
+        reads: Reads,
         field: Annotated[str | None, QueryParameter(description="Academic field")] = None,
         university: Annotated[str | None, QueryParameter(max_length=200)] = None,
         available: Annotated[bool | None, QueryParameter(description="Free slots in the next 7 days")] = None,
@@ -112,8 +114,8 @@ class StudentsController(Controller):
             available=available,
             text=_text(q, "q"),
         )
-        size = _page_size(page_size, profiles.config.max_page_size)
-        result = await profiles.list_public(filters, page=page, page_size=size)
+        size = _page_size(page_size, reads.config.max_page_size)
+        result = await reads.list_public(filters, page=page, page_size=size)
         return ok_page(result.items_json, total=result.total, page=page, page_size=size)
 
     @get(
@@ -122,12 +124,10 @@ class StudentsController(Controller):
         responses={**_PROFILE, **errors(400, 403, 404)},
         summary="A mentor's profile with stats and rating summary (R7.5, R19.5)",
     )
-    async def get_profile(
-        self, user_id: UserId, profiles: Profiles, request: Request[Any, Any, Any]
-    ) -> Response[bytes]:
+    async def get_profile(self, user_id: UserId, reads: Reads, request: Request[Any, Any, Any]) -> Response[bytes]:
         if _sees_private(principal_of(request), user_id):
-            return ok_json(await profiles.private_json(user_id))
-        return ok_json(await profiles.public_json(user_id))
+            return ok_json(await reads.private_json(user_id))
+        return ok_json(await reads.public_json(user_id))
 
     @post(
         "/{user_id:str}/profile",
@@ -188,5 +188,5 @@ class StudentsController(Controller):
         responses={200: ResponseSpec(Envelope[StatsOut], description="Statistics"), **errors(400, 403, 404)},
         summary="Completed, scheduled, cancelled sessions, rates and average rating (R7.1)",
     )
-    async def stats(self, user_id: UserId, profiles: Profiles) -> Response[bytes]:
-        return ok_json(await profiles.stats_json(user_id))
+    async def stats(self, user_id: UserId, reads: Reads) -> Response[bytes]:
+        return ok_json(await reads.stats_json(user_id))

@@ -6,17 +6,15 @@ The service flushes but never commits; the request (or task) that called it comm
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import msgspec
 from pydantic.alias_generators import to_camel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.cache import Cache, dump
+from core.cache import Cache
 from core.crypto import SecretBox
 from core.database import after_commit
 from core.errors import Conflict, InvalidInput, NotFound
@@ -26,7 +24,7 @@ from thotis_ext.calcom_link import CalcomLinker
 from thotis_ext.enums import CalcomLinkStatus
 from thotis_ext.models import StudentProfile
 from thotis_ext.photos import ProcessedPhoto, process_photo
-from thotis_ext.profiles.repository import ProfileFilters, ProfileRepository
+from thotis_ext.profiles.repository import ProfileRepository
 from thotis_ext.profiles.schemas import (
     REQUIRED_FIELDS,
     CalcomLinkInput,
@@ -34,10 +32,9 @@ from thotis_ext.profiles.schemas import (
     ProfileFields,
     ProfileUpdate,
 )
-from thotis_ext.profiles.views import private_view, public_view, stats_view, summary_view
+from thotis_ext.profiles.views import private_view
 
 LIST_GROUP = "profile-lists"
-_NOT_PUBLIC = b"null"
 
 
 class ProfileNotFound(NotFound):
@@ -67,30 +64,19 @@ class ProfileConfig:
     max_page_size: int = 50
 
 
-@dataclass(frozen=True, slots=True)
-class Page:
-    """One page of a list as cached JSON bytes, with the total across all pages."""
-
-    items_json: bytes
-    total: int
-
-
 def booking_target_key(user_id: str) -> str:
     """Cache key of what availability needs of a profile: is it bookable, and its event type."""
-    return _profile_key(user_id, "booking")
+    return profile_key(user_id, "booking")
 
 
-def _profile_key(user_id: str, audience: str) -> str:
+def profile_key(user_id: str, audience: str) -> str:
+    """Cache key of one view (public, private, booking, stats) of a profile."""
     return f"profile:{user_id}:{audience}"
-
-
-#: How long a mentor's statistics stay cached (SPEC: 10 minutes; every change invalidates them).
-STATS_TTL_SECONDS = 600
 
 
 def profile_cache_keys(user_id: str) -> tuple[str, ...]:
     """Every cached view of one profile, for invalidation by whoever changes it."""
-    return tuple(_profile_key(user_id, view) for view in ("public", "private", "booking", "stats"))
+    return tuple(profile_key(user_id, view) for view in ("public", "private", "booking", "stats"))
 
 
 def invalidate_profile_after_commit(session: AsyncSession, cache: Cache, user_id: str, *groups: str) -> None:
@@ -101,13 +87,6 @@ def invalidate_profile_after_commit(session: AsyncSession, cache: Cache, user_id
         await cache.invalidate(profile_cache_keys(user_id), (LIST_GROUP, *groups))
 
     after_commit(session, invalidate, key=("profile-caches", user_id, *groups))
-
-
-def _list_key(filters: ProfileFilters, offset: int, limit: int) -> str:
-    raw = "\x1f".join(
-        str(part) for part in (filters.field, filters.university, filters.available, filters.text, offset, limit)
-    )
-    return "profiles:list:" + hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
 
 
 def check_user_id(user_id: str) -> None:
@@ -247,91 +226,6 @@ class ProfileService:
         self._invalidate_after_commit(user_id)
         return private_view(profile, self.config.media_base_url)
 
-    async def public_json(self, user_id: str) -> bytes:
-        """The public profile as JSON bytes, cached (R7.5).
-
-        Raises:
-            ProfileNotFound: unknown, inactive or incomplete (never shown publicly, R1.5).
-        """
-        check_user_id(user_id)
-
-        async def load() -> dict[str, Any] | None:
-            profile = await self.repo.get(user_id)
-            if profile is None or not (profile.is_active and profile.is_complete):
-                return None
-            return public_view(profile, self.config.media_base_url)
-
-        value = await self.cache.get_or_load(_profile_key(user_id, "public"), load, self.config.profile_ttl_seconds)
-        if value == _NOT_PUBLIC:
-            raise ProfileNotFound()
-        return value
-
-    async def private_json(self, user_id: str) -> bytes:
-        """The owner's and admins' view as JSON bytes, whatever the status; cached.
-
-        Raises:
-            ProfileNotFound
-        """
-        check_user_id(user_id)
-
-        async def load() -> dict[str, Any] | None:
-            profile = await self.repo.get(user_id)
-            return private_view(profile, self.config.media_base_url) if profile else None
-
-        value = await self.cache.get_or_load(_profile_key(user_id, "private"), load, self.config.profile_ttl_seconds)
-        if value == _NOT_PUBLIC:
-            raise ProfileNotFound()
-        return value
-
-    async def stats_json(self, user_id: str) -> bytes:
-        """Counters, rates and rating summary of one mentor (R7.1) as JSON bytes, cached for
-        `STATS_TTL_SECONDS` and dropped by every change to them (they move with the profile's row).
-
-        Raises:
-            InvalidUserId, ProfileNotFound
-        """
-        check_user_id(user_id)
-
-        async def load() -> dict[str, Any] | None:
-            profile = await self.repo.get(user_id)
-            return stats_view(profile) if profile is not None else None
-
-        value = await self.cache.get_or_load(_profile_key(user_id, "stats"), load, STATS_TTL_SECONDS)
-        if value == _NOT_PUBLIC:
-            raise ProfileNotFound()
-        return value
-
-    async def list_public(self, filters: ProfileFilters, *, page: int, page_size: int) -> Page:
-        """Active, complete mentors matching every filter, in discovery order (R4, R18)."""
-        offset = (page - 1) * page_size
-
-        async def load() -> dict[str, Any]:
-            rows, total = await self.repo.list_public(filters, offset=offset, limit=page_size)
-            media = self.config.media_base_url
-            return {"t": total, "i": [summary_view(row, media) for row in rows]}
-
-        key = _list_key(filters, offset, page_size)
-        cached = await self.cache.get_bytes(key, group=LIST_GROUP)
-        if cached is not None:
-            try:
-                return _split_page(cached)
-            except ValueError:
-                pass  # a value we did not write: reload it
-        fresh = dump(await load())
-        await self.cache.set_bytes(key, fresh, self.config.list_ttl_seconds, group=LIST_GROUP)
-        return _split_page(fresh)
-
-    async def universities(self) -> list[str]:
-        """Universities that have listed mentors, for the directory's filter (cached like a list page)."""
-        key = "universities"
-        cached = await self.cache.get_bytes(key, group=LIST_GROUP)
-        if cached is not None:
-            names: list[str] = msgspec.json.decode(cached)
-            return names
-        names = await self.repo.public_universities()
-        await self.cache.set_bytes(key, dump(names), self.config.list_ttl_seconds, group=LIST_GROUP)
-        return names
-
     async def photo(self, content_hash: str) -> tuple[bytes, str]:
         """Raises:
         NotFound: no photo with that hash.
@@ -375,11 +269,3 @@ class ProfileService:
 
     def _invalidate_after_commit(self, user_id: str) -> None:
         invalidate_profile_after_commit(self.session, self.cache, user_id)
-
-
-def _split_page(cached: bytes) -> Page:
-    # Cached as {"t":<total>,"i":[...]}: slice out the items so they can be served unparsed.
-    head, sep, rest = cached.partition(b',"i":')
-    if not sep or not head.startswith(b'{"t":') or not rest.endswith(b"}"):
-        raise ValueError("corrupt cached page")
-    return Page(items_json=rest[:-1], total=int(head[5:]))
