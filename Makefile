@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV = $(shell scripts/ensure-uv.sh)
 
-.PHONY: demo test lint env bench bench-mix serve clean
+.PHONY: demo test lint env bench bench-mix explain serve clean
 
 env:
 	@$(UV) sync --frozen --quiet
@@ -29,6 +29,9 @@ bench: env  ## load benchmarks of SPEC.md §8 (see benchmarks/README.md)
 bench-mix: env  ## the load benchmark: production stack, realistic mix (locust), capacity vs the ceiling (wrk)
 	@$(UV) sync --frozen --quiet --group bench
 	@$(UV) run --frozen --group bench python -m benchmarks.run --phases mix
+
+explain: env  ## EXPLAIN ANALYZE of every query the hot paths and jobs send, on production-sized tables
+	@$(UV) run --frozen python -m benchmarks.explain
 
 clean:
 	rm -rf .thotis/postgres .thotis/redis.db .pytest_cache .mypy_cache .ruff_cache

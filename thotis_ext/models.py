@@ -152,6 +152,17 @@ class Session(Base):
             postgresql_where=text("status = 'scheduled'"),
         ),
         Index("ix_sessions_status_start", "status", "start_at"),
+        # Found by benchmarks/explain.py (migration 0006): privacy lookups by address, the feedback
+        # and retention sweeps, and the platform statistics' counts by start time.
+        Index("ix_sessions_student_email", func.lower(text("student_email"))),
+        Index("ix_sessions_parent_email", func.lower(text("parent_email"))),
+        Index(
+            "ix_sessions_feedback_due",
+            "end_at",
+            postgresql_where=text("status = 'completed' AND feedback_queued_at IS NULL"),
+        ),
+        Index("ix_sessions_not_anonymised", "end_at", postgresql_where=text("student_name <> '(erased)'")),
+        Index("ix_sessions_start_status", "start_at", postgresql_include=["status"]),
     )
 
     uid: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -196,6 +207,12 @@ class Rating(Base):
         CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),
         CheckConstraint("feedback IS NULL OR char_length(feedback) <= 500", name="feedback_length"),
         Index("ix_ratings_mentor_created", "mentor_id", "created_at"),
+        Index(
+            "ix_ratings_review_queue",
+            "created_at",
+            "id",
+            postgresql_where=text("flagged_for_review AND reviewed_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

@@ -24,6 +24,7 @@ from thotis_ext.profiles.views import private_view
 from thotis_ext.sessions.views import session_view
 from webhooks_out.outbox import scrub_field
 
+#: Also named by the partial index ix_sessions_not_anonymised (migration 0006): change both together.
 ERASED_NAME = "(erased)"
 #: The mentor of an erased profile, as it still appears in admin tables and exports.
 ERASED_MENTOR = "(former mentor)"

@@ -23,6 +23,7 @@ class OutboundEmail(Base):
         CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in EMAIL_STATUSES) + ")", name="email_status_known"),
         Index("ix_email_outbox_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
         Index("ix_email_outbox_session", "session_uid"),
+        Index("ix_email_outbox_to_email", func.lower(text("to_email"))),  # privacy lookups (migration 0006)
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
