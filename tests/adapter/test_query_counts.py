@@ -1,0 +1,101 @@
+"""No N+1: the SQL statements a listing sends do not grow with the number of items it lists.
+
+Each route is read with the caches emptied (so it reaches the database), once with 2 mentors and
+again with 12 (each with sessions and ratings); the statements sent must be the same in number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import event
+
+from adapter.auth import Role
+from adapter.services import Services
+from tests.adapter.helpers import SERVICE, auth, create_profile
+from tests.adapter.test_admin_page import signed_in
+from tests.factories import STUDENT_EMAIL, insert_sessions, valid_body
+
+ADMIN = auth(Role.ADMIN, "admin")
+#: Listings, with the headers they are read with.
+ROUTES: dict[str, dict[str, str]] = {
+    "/api/v2/students/by-field/LAW?pageSize=50": SERVICE,
+    "/api/v2/students?q=droit&pageSize=50": SERVICE,
+    "/api/v2/platform/mentors?pageSize=50": ADMIN,
+    "/api/v2/platform/reviews": ADMIN,
+    "/api/v2/students/m00/ratings": ADMIN,
+    f"/api/v2/privacy/export?email={STUDENT_EMAIL}": ADMIN,
+    "/mentors": {},
+    "/admin": {},
+}
+
+
+@contextmanager
+def counting(services: Services) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    engine = services.database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+async def add_mentors(api: httpx.AsyncClient, services: Services, first: int, last: int) -> None:
+    """Mentors m<first>..m<last-1> in law, each with completed sessions rated (one flagged) and one to come."""
+    past = datetime.now(UTC) - timedelta(days=3)
+    for n in range(first, last):
+        mentor = f"m{n:02d}"
+        await create_profile(api, mentor, valid_body(field="LAW"))
+        uids = await insert_sessions(
+            services.database.engine,
+            mentor,
+            [(past + timedelta(hours=i), "completed") for i in range(3)]
+            + [(datetime.now(UTC) + timedelta(days=2), "scheduled")],
+        )
+        for uid, (stars, words) in zip(uids, ((5, "Super"), (4, None), (1, "Pas venu du tout")), strict=False):
+            rated = await api.post(
+                f"/api/v2/bookings/{uid}/rating", json={"rating": stars, "feedback": words}, headers=SERVICE
+            )
+            assert rated.status_code == 201, rated.text
+
+
+async def statements_per_route(api: httpx.AsyncClient, services: Services) -> dict[str, int]:
+    counts = {}
+    for path, headers in ROUTES.items():
+        await empty_caches(services)
+        with counting(services) as statements:
+            response = await api.get(path, headers=headers)
+        assert response.status_code == 200, (path, response.text[:300])
+        counts[path] = len(statements)
+    return counts
+
+
+async def empty_caches(services: Services) -> None:
+    client = services.redis.client
+    assert client is not None
+    keys = [key async for key in client.scan_iter(match=services.settings.redis_key_prefix + "*", count=1000)]
+    if keys:
+        await client.unlink(*keys)
+    services.cache.clear_local()
+
+
+class TestNoNPlusOne:
+    async def test_listings_send_as_many_statements_for_12_mentors_as_for_2(
+        self, api: httpx.AsyncClient, services: Services
+    ) -> None:
+        await signed_in(api)  # the admin dashboard reads with the session cookie
+        await add_mentors(api, services, 0, 2)
+        few = await statements_per_route(api, services)
+        await add_mentors(api, services, 2, 12)
+        many = await statements_per_route(api, services)
+        assert many == few
+        assert all(count >= 1 for count in few.values()), few  # each listing did reach the database
