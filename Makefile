@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV = $(shell scripts/ensure-uv.sh)
 
-.PHONY: demo test lint env bench bench-mix explain serve clean
+.PHONY: demo test test-full lint env bench bench-mix explain serve clean
 
 env:
 	@$(UV) sync --frozen --quiet
@@ -16,6 +16,13 @@ test: env  ## lint, type-check and run the whole suite on real PostgreSQL and Re
 	@$(UV) run --frozen ruff format --check .
 	@$(UV) run --frozen mypy
 	@$(UV) run --frozen pytest
+
+test-full: env  ## `make test` with the longer fault and security variants (THOTIS_TEST_FULL=1)
+	@scripts/test-services.sh
+	@$(UV) run --frozen ruff check .
+	@$(UV) run --frozen ruff format --check .
+	@$(UV) run --frozen mypy
+	@THOTIS_TEST_FULL=1 $(UV) run --frozen pytest
 
 lint: env
 	@$(UV) run --frozen ruff check .
