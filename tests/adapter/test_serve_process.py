@@ -207,4 +207,3 @@ async def _until(check: Any, seconds: float) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out after {seconds} s")
         await asyncio.sleep(0.05)
-
