@@ -48,3 +48,14 @@ class TestDocumentedSettings:
 
     def test_the_exceptions_are_really_not_settings(self) -> None:
         assert not set(NOT_SETTINGS) & settings_variables()
+
+
+class TestLicence:
+    def test_the_declared_licence_is_the_one_shipped_and_explained(self) -> None:
+        import tomllib
+
+        project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+        assert project["license"] == "Apache-2.0"
+        assert all((ROOT / name).is_file() for name in project["license-files"])
+        assert "Apache License\n                           Version 2.0" in (ROOT / "LICENSE").read_text()
+        assert "docs/licensing.md" in (ROOT / "README.md").read_text()
