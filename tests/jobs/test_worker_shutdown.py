@@ -86,7 +86,9 @@ class TestWorkerShutdown:
         self, api: httpx.AsyncClient, services: Services, smtp_server: SmtpServer, inbox: Inbox, tmp_path: Path
     ) -> None:
         await queue_reminders(api, services)
-        inbox.delay = 0.05  # a slow server: one job takes about a second
+        # A slow server: the job takes 5 s, longer than any fixed grace a stop without waiting
+        # for the job would give it before the process ends.
+        inbox.delay = 0.25
         env = jobs_env(services, smtp_server, tmp_path, THOTIS_SHUTDOWN_TIMEOUT_SECONDS="20")
         with thotis(["worker"], env) as worker:
             worker.wait_for(lambda: (tmp_path / "worker.json").exists(), 30, "the first heartbeat")
