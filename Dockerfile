@@ -20,8 +20,9 @@ RUN groupadd --system --gid 10001 thotis \
 
 WORKDIR /app
 
-# Dependencies first (cached while only the code changes); README.md is part of the metadata.
-COPY pyproject.toml uv.lock README.md ./
+# Dependencies first (cached while only the code changes); README.md, LICENSE and NOTICE are part
+# of the metadata (and the licence travels with the image).
+COPY pyproject.toml uv.lock README.md LICENSE NOTICE ./
 RUN uv sync --frozen --no-default-groups --no-install-project
 
 COPY core ./core

@@ -22,7 +22,7 @@ from adapter.logging_setup import configure_logging
 from adapter.monitoring import init_sentry, metrics_middleware
 from adapter.pages import admin, directory, mentor, rate, widget
 from adapter.pages.assets import static_asset
-from adapter.request_context import request_id_middleware
+from adapter.request_context import request_context_middleware
 from adapter.routes import (
     availability,
     calcom_webhooks,
@@ -140,7 +140,7 @@ def create_app(
     """Build the app. Pass `services` to share engines (tests); else they are built at start-up."""
     settings = settings or (services.settings if services else Settings())
     settings.ensure_safe()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.effective_log_format)
     init_sentry(settings)
     metrics = RequestMetrics(MAX_WINDOW_SECONDS)
 
@@ -199,7 +199,7 @@ def create_app(
         lifespan=[lifespan],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[metrics_middleware(metrics), request_id_middleware],
+        middleware=[metrics_middleware(metrics), request_context_middleware(log_access=settings.access_log)],
         cors_config=CORSConfig(
             allow_origins=settings.allowed_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],

@@ -1,9 +1,10 @@
-"""`thotis`: serve, demo, worker, scheduler, migrate, token, seed, simulator, deliver, config check."""
+"""`thotis`: serve, demo, worker, scheduler, health, migrate, token, seed, simulator, deliver, config check."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 
 import click
@@ -36,14 +37,23 @@ def main() -> None:
 @click.option("--port", type=int, default=None, help="Listen port (default THOTIS_PORT).")
 @click.option("--workers", type=int, default=None, help="Worker processes (default THOTIS_WORKERS).")
 def serve(host: str | None, port: int | None, workers: int | None) -> None:
-    """Run the production HTTP server (uvicorn)."""
+    """Run the production HTTP server (uvicorn).
+
+    On SIGTERM it stops accepting connections, lets the requests in flight finish (up to
+    THOTIS_SHUTDOWN_TIMEOUT_SECONDS), then closes its database, Redis and HTTP pools."""
     import uvicorn
+
+    from adapter.logging_setup import configure_logging
 
     settings = _settings()
     try:
         settings.ensure_safe()
     except ConfigurationError as exc:
         raise click.ClickException(str(exc)) from exc
+    configure_logging(settings.log_level, settings.effective_log_format)
+    # uvicorn re-raises the SIGTERM it handled once it has stopped gracefully; with this handler
+    # that ends the process with status 0 (a clean stop), not killed-by-signal.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         "adapter.app:create_app",
         factory=True,
@@ -51,8 +61,10 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         port=port or settings.port,
         workers=workers or settings.workers,
         proxy_headers=False,
-        access_log=False,
+        access_log=False,  # ours (thotis.access) has the request id and no query string
+        log_config=None,  # uvicorn's records go through our handler (adapter.logging_setup)
         log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
     )
 
 
@@ -141,15 +153,18 @@ def simulator(host: str, port: int, per_field: int, webhook_url: str | None) -> 
 def deliver() -> None:
     """Deliver outbound webhooks until stopped (a dedicated worker; `thotis serve` also delivers
     unless THOTIS_WEBHOOK_DELIVERY_INTERVAL_SECONDS=0)."""
-    import signal
 
     from adapter.app import delivery_loop
+    from adapter.logging_setup import configure_logging
+    from adapter.monitoring import init_sentry
     from core.clock import SystemClock
     from core.crypto import SecretBox
     from core.database import Database
 
     settings = _settings()
     database_url = _require_database(settings)
+    configure_logging(settings.log_level, settings.effective_log_format)
+    init_sentry(settings)
 
     async def run() -> None:
         database = Database(database_url, pool_size=5)
@@ -188,6 +203,21 @@ def scheduler() -> None:
     click.echo(f"scheduler: sweeps every {settings.jobs_sweep_seconds} s, Cal.com sync every "
                f"{settings.sync_interval_seconds} s (Ctrl-C to stop)")  # fmt: skip
     run_jobs_process(settings, worker=False, scheduler=True)
+
+
+@main.command()
+@click.argument("role", type=click.Choice(["worker", "scheduler"]))
+def health(role: str) -> None:
+    """Exit 0 when this container's worker or scheduler wrote its heartbeat recently (in
+    THOTIS_HEARTBEAT_DIR, every THOTIS_HEARTBEAT_SECONDS), 1 otherwise: a compose `healthcheck:`."""
+    from jobs.heartbeat import check_heartbeat
+
+    settings = _settings()
+    problem = check_heartbeat(settings.heartbeat_dir, role, settings.heartbeat_seconds)
+    if problem is not None:
+        click.echo(f"{role}: unhealthy: {problem}", err=True)
+        sys.exit(1)
+    click.echo(f"{role}: healthy")
 
 
 @main.group()

@@ -31,7 +31,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from adapter.envelope import error_body
 from adapter.monitoring import report_request_error
-from adapter.request_context import REQUEST_ID_HEADER, current_request_id, new_request_id
+from adapter.request_context import REQUEST_ID_HEADER, current_request_id, new_request_id, note_error_code
 from core.errors import RateLimited, ThotisError
 from core.i18n import catalogs, negotiate
 
@@ -46,6 +46,7 @@ def _respond(
     details: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response[bytes]:
+    note_error_code(code)
     locale = negotiate(request.headers.get("accept-language"), "en")
     if locale != "en" and catalogs().has(f"error.{code}", locale):
         # The English message raised says most; another language gets its catalog's message for
@@ -75,7 +76,14 @@ def _validation_details(exc: ValidationException) -> dict[str, Any]:
 def handle_thotis_error(request: Request[Any, Any, Any], exc: ThotisError) -> Response[bytes]:
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
     if exc.status_code >= 500:
-        log.error("%s %s failed: %s %s", request.method, request.url.path, exc.error_code, exc.message)
+        log.error(
+            "%s %s failed: %s %s",
+            request.method,
+            request.url.path,
+            exc.error_code,
+            exc.message,
+            extra={"error_code": exc.error_code},
+        )
         report_request_error(request, exc, exc.error_code)
     return _respond(request, exc.status_code, exc.error_code, exc.message, exc.details, headers)
 
@@ -121,7 +129,13 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     """A bug or an unmapped failure: log it fully, tell the caller nothing internal."""
-    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    log.exception(
+        "unexpected error on %s %s",
+        request.method,
+        request.url.path,
+        exc_info=exc,
+        extra={"error_code": "INTERNAL_ERROR"},
+    )
     report_request_error(request, exc, "INTERNAL_ERROR")
     return _respond(request, 500, "INTERNAL_ERROR", "An unexpected error occurred; it has been logged.")
 
@@ -134,7 +148,13 @@ def handle_data_error(request: Request[Any, Any, Any], exc: Exception) -> Respon
 
 def handle_database_down(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     """The database cannot be reached: a 503 the caller may retry, not a 500."""
-    log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    log.error(
+        "database unavailable on %s %s: %s",
+        request.method,
+        request.url.path,
+        exc,
+        extra={"error_code": "DATABASE_UNAVAILABLE"},
+    )
     report_request_error(request, exc, "DATABASE_UNAVAILABLE")
     return _respond(request, 503, "DATABASE_UNAVAILABLE", "The database is unavailable, try again shortly.")
 

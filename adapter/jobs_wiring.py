@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 import httpx
 
@@ -47,10 +48,11 @@ def job_deps(services: Services, http: httpx.AsyncClient) -> JobDeps:
 class JobsService:
     """Connects to the broker, installs the job sender, and runs the worker/scheduler if asked."""
 
-    def __init__(self, services: Services, *, worker: bool, scheduler: bool) -> None:
+    def __init__(self, services: Services, *, worker: bool, scheduler: bool, heartbeat_dir: Path | None = None) -> None:
         self.services = services
         self.worker = worker
         self.scheduler = scheduler
+        self.heartbeat_dir = heartbeat_dir
         self._stopping = asyncio.Event()
         self._runtime: JobsRuntime | None = None
 
@@ -63,7 +65,11 @@ class JobsService:
                 install_sender(TaskiqSender(broker))
                 if self.worker or self.scheduler:
                     self._runtime = JobsRuntime(
-                        broker, job_deps(self.services, http), worker=self.worker, scheduler=self.scheduler
+                        broker,
+                        job_deps(self.services, http),
+                        worker=self.worker,
+                        scheduler=self.scheduler,
+                        heartbeat_dir=self.heartbeat_dir,
                     )
                     await self._runtime.run()
                 else:
@@ -83,26 +89,29 @@ class JobsService:
 
 
 def run_jobs_process(settings: Settings, *, worker: bool, scheduler: bool) -> None:
-    """`thotis worker` / `thotis scheduler`: run until SIGTERM or Ctrl-C, then stop cleanly."""
+    """`thotis worker` / `thotis scheduler`: run until SIGTERM or Ctrl-C, then stop cleanly: the
+    worker finishes the jobs in flight (up to THOTIS_SHUTDOWN_TIMEOUT_SECONDS), both exit 0."""
     import signal
 
     from adapter.app import build_services
     from adapter.logging_setup import configure_logging
     from adapter.monitoring import init_sentry
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.effective_log_format)
     init_sentry(settings)
 
     async def run() -> None:
         services = build_services(settings)
-        services.jobs = JobsService(services, worker=worker, scheduler=scheduler)
+        services.jobs = JobsService(services, worker=worker, scheduler=scheduler, heartbeat_dir=settings.heartbeat_dir)
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             asyncio.get_running_loop().add_signal_handler(sig, stop.set)
         services.start()
         try:
             await stop.wait()
+            log.info("stopping: %s", "finishing the jobs in flight" if worker else "no more jobs scheduled")
         finally:
             await services.close()
+        log.info("stopped")
 
     asyncio.run(run())

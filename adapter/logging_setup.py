@@ -1,27 +1,91 @@
-"""Readable, structured-enough logs: time, level, logger, request id, message."""
+"""Logs on stderr, one record a line: JSON objects in production, readable text elsewhere.
+
+Every record carries its time (ISO-8601 UTC), level, logger and message; records written during a
+request add its request id, during a job the job's name; access lines add method, path, status
+and duration. E-mail addresses and `secret=…`-like pairs are masked in messages and tracebacks:
+prospective students' personal data never reaches the logs, whatever a message interpolates.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+from datetime import UTC, datetime
+from typing import Any
 
+from adapter.monitoring import scrub_text
 from adapter.request_context import RequestIdFilter
+from core.settings import LogFormat
+from jobs.runlog import current_job
 
-FORMAT = "%(asctime)s %(levelname)-7s %(name)s request_id=%(request_id)s %(message)s"
+TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s request_id=%(request_id)s %(message)s"
+
+#: Structured fields a record may carry (`log.info(…, extra={"status": 200})`), copied into JSON.
+EXTRA_FIELDS = ("method", "path", "status", "duration_ms", "job", "error_code", "role")
 
 
-def configure_logging(level: str) -> None:
-    """Install one stderr handler with request ids on the root logger (idempotent)."""
+class ContextFilter(RequestIdFilter):
+    """Adds `request_id` (a dash outside requests) and `job` (when a job is running) to every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        super().filter(record)
+        if getattr(record, "job", None) is None and (job := current_job()) is not None:
+            record.job = job
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: timestamp, level, logger, message, and the context fields present."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": scrub_text(record.getMessage()),
+        }
+        request_id = getattr(record, "request_id", "-")
+        if request_id != "-":
+            entry["request_id"] = request_id
+        for name in EXTRA_FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                entry[name] = value
+        if record.exc_info:
+            entry["exception"] = scrub_text(self.formatException(record.exc_info))
+        elif record.stack_info:
+            entry["stack"] = scrub_text(self.formatStack(record.stack_info))
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """The readable line of TEXT_FORMAT, masked like the JSON one."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub_text(super().format(record))
+
+
+def configure_logging(level: str, log_format: LogFormat = LogFormat.TEXT) -> None:
+    """Install one stderr handler on the root logger (idempotent); uvicorn's loggers propagate to it."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_thotis", False):
             root.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(FORMAT))
-    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(JsonFormatter() if log_format is LogFormat.JSON else TextFormatter())
+    handler.addFilter(ContextFilter())
     handler._thotis = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # uvicorn's own handlers (when something installed them) would print each line twice, differently.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers.clear()
+        uvicorn_logger.propagate = True
     # One INFO line per outgoing HTTP call (Cal.com, webhooks) drowns the service's own logs.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
     # taskiq logs every scheduled send and every task start at INFO: several lines a second. The

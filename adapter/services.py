@@ -79,13 +79,21 @@ class Services:
 
     async def close(self) -> None:
         # Each worker is told to stop as well as cancelled: redis-py can swallow a cancellation
-        # that lands while it subscribes. None is waited for longer than BACKGROUND_STOP_SECONDS.
+        # that lands while it subscribes. None is waited for longer than BACKGROUND_STOP_SECONDS,
+        # except the jobs, which are only told to stop: a worker finishes the jobs in flight
+        # (THOTIS_SHUTDOWN_TIMEOUT_SECONDS) before the pools they use are closed.
         running, self._running = self._running, []
         for worker, task in running:
             worker.stop()
-            task.cancel()
+            if worker is not self.jobs:
+                task.cancel()
         if running:
             await asyncio.wait({task for _, task in running}, timeout=BACKGROUND_STOP_SECONDS)
+        if late := {task for _, task in running if not task.done()}:
+            await asyncio.wait(late, timeout=self.settings.shutdown_timeout_seconds)
+            for task in late:
+                task.cancel()
+            await asyncio.wait(late, timeout=BACKGROUND_STOP_SECONDS)
         await self.calcom.close()
         await self.redis.close()
         await self.database.dispose()

@@ -6,6 +6,7 @@ worker's start-up, then hand the object to whoever needs it.
 
 from __future__ import annotations
 
+import tempfile
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,6 +32,13 @@ class Environment(StrEnum):
     TEST = "test"
 
 
+class LogFormat(StrEnum):
+    """How log records are written on stderr."""
+
+    JSON = "json"
+    TEXT = "text"
+
+
 class Settings(BaseSettings):
     """Every knob of the sidecar; each field is documented because operators read them."""
 
@@ -44,6 +52,26 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535, description="Port the HTTP server listens on.")
     workers: int = Field(1, ge=1, le=64, description="HTTP worker processes for `thotis serve`.")
     log_level: str = Field("INFO", description="Root log level (DEBUG, INFO, WARNING, ERROR).")
+    log_format: LogFormat | None = Field(
+        None,
+        description="`json` (one JSON object per line) or `text` (one readable line); unset → json in "
+        "production, text elsewhere.",
+    )
+    access_log: bool = Field(True, description="Log one line per HTTP request (method, path, status, duration).")
+    shutdown_timeout_seconds: int = Field(
+        20,
+        ge=1,
+        le=600,
+        description="On SIGTERM, how long `serve` waits for requests in flight and `worker` for jobs in flight "
+        "before stopping them.",
+    )
+    heartbeat_dir: Path = Field(
+        default_factory=lambda: Path(tempfile.gettempdir()) / "thotis",
+        description="Folder where `worker` and `scheduler` write their heartbeat file, read by `thotis health`.",
+    )
+    heartbeat_seconds: float = Field(
+        10.0, ge=0.1, le=300, description="How often `worker` and `scheduler` write their heartbeat."
+    )
     data_dir: Path = Field(
         Path(".thotis"),
         description="Folder for the embedded PostgreSQL and Redis of `make demo`.",
@@ -248,6 +276,13 @@ class Settings(BaseSettings):
     def base_url(self) -> str:
         """Where people reach the sidecar, for links in emails."""
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def effective_log_format(self) -> LogFormat:
+        """THOTIS_LOG_FORMAT, or its default for the environment."""
+        if self.log_format is not None:
+            return self.log_format
+        return LogFormat.JSON if self.is_production else LogFormat.TEXT
 
     @property
     def is_production(self) -> bool:

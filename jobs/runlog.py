@@ -6,6 +6,7 @@ import logging
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -19,28 +20,39 @@ log = logging.getLogger("thotis.jobs")
 
 Counts = dict[str, Any]
 
+_job_var: ContextVar[str | None] = ContextVar("job", default=None)
+
+
+def current_job() -> str | None:
+    """The name of the job running in this context (for log records), if any."""
+    return _job_var.get()
+
 
 async def run_logged(database: Database, name: str, now: Callable[[], datetime],
                      work: Callable[[], Awaitable[Counts]]) -> Counts | None:  # fmt: skip
     """Run `work`, record the run, return its counts (None when it failed: the failure is logged
     and recorded, never raised, so one bad run does not stop the schedule)."""
-    started, clock = now(), time.perf_counter()
-    error: str | None = None
-    counts: Counts = {}
+    token = _job_var.set(name)
     try:
-        counts = await work()
-    except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"[:500]
-        log.exception("job %s failed", name)
-        _report(name, exc)
-    duration_ms = int((time.perf_counter() - clock) * 1000)
-    if error is None and any(counts.values()):
-        log.info("job %s done in %d ms: %s", name, duration_ms, counts)
-    try:
-        await _record(database, name, started, now(), duration_ms, counts, error)
-    except Exception as exc:  # the database may be what failed; the log line above still says so
-        log.warning("job %s: run log not written: %s", name, exc)
-    return None if error else counts
+        started, clock = now(), time.perf_counter()
+        error: str | None = None
+        counts: Counts = {}
+        try:
+            counts = await work()
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            log.exception("job %s failed", name, extra={"error_code": getattr(exc, "error_code", "JOB_FAILED")})
+            _report(name, exc)
+        duration_ms = int((time.perf_counter() - clock) * 1000)
+        if error is None and any(counts.values()):
+            log.info("job %s done in %d ms: %s", name, duration_ms, counts, extra={"duration_ms": duration_ms})
+        try:
+            await _record(database, name, started, now(), duration_ms, counts, error)
+        except Exception as exc:  # the database may be what failed; the log line above still says so
+            log.warning("job %s: run log not written: %s", name, exc)
+        return None if error else counts
+    finally:
+        _job_var.reset(token)
 
 
 def _report(name: str, exc: Exception) -> None:

@@ -2,6 +2,12 @@
 
 `thotis worker` runs the receiver, `thotis scheduler` the scheduler; `thotis demo` runs both in
 its HTTP process. Every process that may ask for jobs installs a `TaskiqSender`.
+
+Stopping (SIGTERM): the worker stops taking messages, lets the jobs in flight finish for up to
+THOTIS_SHUTDOWN_TIMEOUT_SECONDS (each is acknowledged when done), then returns. A job still running
+after that is cancelled: its message stays unacknowledged in the stream, handed to another worker
+after the broker's idle timeout, and its rows (emails, deliveries) keep their lease in the
+database, so the next sweep retries them. Nothing is lost either way; jobs are idempotent.
 """
 
 from __future__ import annotations
@@ -10,16 +16,20 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from taskiq import AsyncBroker, ScheduledTask, ScheduleSource, TaskiqScheduler, async_shared_broker
-from taskiq.api import run_receiver_task, run_scheduler_task
+from taskiq.api import run_scheduler_task
 from taskiq.kicker import AsyncKicker
+from taskiq.receiver import Receiver
 from taskiq_redis import RedisStreamBroker
 
 import jobs.tasks  # noqa: F401  (declares the tasks on the shared broker)
 from core.settings import Settings
 from jobs.deps import JobDeps
+from jobs.heartbeat import Heartbeat
 
 log = logging.getLogger("thotis.jobs")
 
@@ -87,28 +97,81 @@ class TaskiqSender:
         await AsyncKicker(task_name=name, broker=self.broker, labels={}).kiq(**kwargs)
 
 
-class JobsRuntime:
-    """The worker and/or the scheduler of one process, started and stopped as one background task."""
+#: Jobs one worker process runs at once.
+MAX_ASYNC_TASKS = 20
 
-    def __init__(self, broker: AsyncBroker, deps: JobDeps, *, worker: bool, scheduler: bool) -> None:
+
+class JobsRuntime:
+    """The worker and/or the scheduler of one process, started and stopped as one background task.
+
+    With `heartbeat_dir`, each role writes its heartbeat file there while it runs (`thotis health`).
+    """
+
+    def __init__(
+        self,
+        broker: AsyncBroker,
+        deps: JobDeps,
+        *,
+        worker: bool,
+        scheduler: bool,
+        heartbeat_dir: Path | None = None,
+    ) -> None:
         self.broker = broker
         self.deps = deps
         self.worker = worker
         self.scheduler = scheduler
-        self._task: asyncio.Future[Any] | None = None
+        self.heartbeat_dir = heartbeat_dir
+        self._finish = asyncio.Event()
+        self._scheduler_task: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         self.broker.state.deps = self.deps
-        loops = []
+        settings = self.deps.settings
+        loops: list[asyncio.Task[None]] = []
         if self.worker:
-            loops.append(run_receiver_task(self.broker, max_async_tasks=20, run_startup=False))
+            loops.append(asyncio.create_task(self._receive(settings.shutdown_timeout_seconds), name="jobs-receiver"))
         if self.scheduler:
-            loops.append(run_scheduler_task(TaskiqScheduler(self.broker, [SettingsSchedule(self.deps.settings)])))
+            schedule_loop = run_scheduler_task(TaskiqScheduler(self.broker, [SettingsSchedule(settings)]))
+            self._scheduler_task = asyncio.create_task(schedule_loop, name="jobs-scheduler")
+            loops.append(self._scheduler_task)
+        heartbeats = [
+            Heartbeat(self.heartbeat_dir, role, settings.heartbeat_seconds, self.deps.redis.ping)
+            for role, on in (("worker", self.worker), ("scheduler", self.scheduler))
+            if on and self.heartbeat_dir is not None
+        ]
+        beating = [asyncio.create_task(beat.run(self._finish), name=f"heartbeat-{beat.role}") for beat in heartbeats]
         log.info("jobs running: worker=%s scheduler=%s", self.worker, self.scheduler)
-        self._task = asyncio.gather(*loops)
-        with contextlib.suppress(asyncio.CancelledError):  # stop() cancels: that is the normal end
-            await self._task
+        try:
+            with contextlib.suppress(asyncio.CancelledError):  # the scheduler's normal end is a cancellation
+                await asyncio.gather(*loops)
+        finally:
+            self._finish.set()
+            for task in loops:
+                task.cancel()
+            await asyncio.gather(*beating, return_exceptions=True)
+
+    async def _receive(self, wait_seconds: float) -> None:
+        """Take messages until `stop()`, then wait up to `wait_seconds` for the jobs in flight."""
+        self.broker.is_worker_process = True
+        with ThreadPoolExecutor(max_workers=2) as executor:
+            while not self._finish.is_set():
+                receiver = Receiver(
+                    self.broker,
+                    executor=executor,
+                    max_async_tasks=MAX_ASYNC_TASKS,
+                    run_startup=False,
+                    wait_tasks_timeout=wait_seconds,
+                )
+                try:
+                    await receiver.listen(self._finish)
+                except Exception as exc:  # Redis away: listen again shortly, as taskiq's own loop does
+                    log.warning("jobs: listening to the broker failed: %s", exc)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._finish.wait(), 1.0)
+        log.info("jobs: worker stopped taking jobs; the jobs in flight are done or left to be retried")
 
     def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        """Stop taking jobs; `run()` returns once the jobs in flight are done (or the wait is over)."""
+        self._finish.set()
+        if self._scheduler_task is not None:
+            self._scheduler_task.cancel()

@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from core.settings import Settings
+
 COMPOSE = Path(__file__).parents[1] / "docker-compose.yml"
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 SECRETS = ("THOTIS_JWT_SECRET", "THOTIS_ENCRYPTION_KEY", "THOTIS_CALCOM_WEBHOOK_SECRET", "POSTGRES_PASSWORD")
@@ -37,15 +39,24 @@ class TestCompose:
 
     def test_health_checks_and_start_order(self) -> None:
         services = compose()["services"]
-        for name in ("postgres", "redis", "sidecar"):
+        for name in ("postgres", "redis", "sidecar", "worker", "scheduler"):
             check = services[name]["healthcheck"]
             assert check["test"] and check["interval"] and check["retries"] >= 1, name
         assert "/health/ready" in " ".join(services["sidecar"]["healthcheck"]["test"])
+        for role in ("worker", "scheduler"):  # the heartbeat its own process writes (jobs/heartbeat.py)
+            assert services[role]["healthcheck"]["test"] == ["CMD", "thotis", "health", role]
         for name, service in services.items():
             for dependency, rule in (service.get("depends_on") or {}).items():
                 assert dependency in services and rule["condition"] in CONDITIONS, (name, dependency)
         for name in ("sidecar", "worker", "scheduler"):
             assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+
+    def test_docker_waits_longer_than_a_graceful_stop_before_killing(self) -> None:
+        services = compose()["services"]
+        timeout = Settings.model_fields["shutdown_timeout_seconds"].default
+        for name in ("sidecar", "worker"):
+            grace = services[name]["stop_grace_period"]
+            assert grace.endswith("s") and int(grace[:-1]) > timeout, name
 
     def test_secrets_come_from_the_environment_only(self) -> None:
         text = COMPOSE.read_text()
