@@ -98,7 +98,7 @@ class TokenVerifier:
         if algorithm == "HS256":
             key: Any = self._secret
         elif algorithm in _ASYMMETRIC and self._jwks_url:
-            key = await self._signing_key(header.get("kid"))
+            key = await self._signing_key(header.get("kid"), algorithm)
         else:
             raise InvalidToken("The token's signing algorithm is not accepted.")
         try:
@@ -125,13 +125,15 @@ class TokenVerifier:
             raise InvalidToken("The token's subject is missing.")
         return Principal(sub=sub, role=role), float(claims["exp"])
 
-    async def _signing_key(self, kid: str | None) -> Any:
+    async def _signing_key(self, kid: str | None, algorithm: str) -> Any:
+        """The published key the token names, only if it is of the token's algorithm: an ES256
+        header naming an RSA key is a forgery, not a reason to crash."""
         now = time.monotonic()
         if self._jwks is None or now - self._jwks_fetched_at > self._jwks_ttl:
             await self._refresh_jwks()
         assert self._jwks is not None
         for key in self._jwks.keys:
-            if kid is None or key.key_id == kid:
+            if (kid is None or key.key_id == kid) and key.algorithm_name == algorithm:
                 return key.key
         raise InvalidToken("The token's signing key is not known.")
 
