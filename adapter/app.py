@@ -38,6 +38,7 @@ from adapter.routes import (
 from adapter.routes.bookings import BookingsController
 from adapter.routes.students import StudentsController
 from adapter.routes.webhooks_admin import WebhookEndpointsController
+from adapter.security_headers import security_headers_middleware
 from adapter.services import Services
 from calcom_client.simulator import CalcomSimulator
 from core.cache import Cache
@@ -199,7 +200,7 @@ def create_app(
         lifespan=[lifespan],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[metrics_middleware(metrics), request_id_middleware],
+        middleware=[metrics_middleware(metrics), request_id_middleware, security_headers_middleware],
         cors_config=CORSConfig(
             allow_origins=settings.allowed_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],

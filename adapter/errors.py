@@ -51,7 +51,13 @@ def _respond(
         # The English message raised says most; another language gets its catalog's message for
         # the code, and `details` (field names, limits) stay as they are for both.
         message = catalogs().translate(f"error.{code}", locale)
-    headers = {**(headers or {}), "Content-Language": locale, "Vary": "Accept-Language"}
+    # nosniff here too: an error that fails before routing never passes the middleware that adds it.
+    headers = {
+        **(headers or {}),
+        "Content-Language": locale,
+        "Vary": "Accept-Language",
+        "X-Content-Type-Options": "nosniff",
+    }
     request_id = current_request_id()
     if request_id is None:  # failed before routing (unknown route, wrong method): no middleware ran
         request_id = new_request_id()
