@@ -50,11 +50,12 @@ from core.local_cache import InvalidationListener, LocalCache
 from core.metrics import MAX_WINDOW_SECONDS, RequestMetrics
 from core.ratelimit import RateLimiter
 from core.redis import RedisGateway, connect_redis
-from core.settings import Settings
+from core.settings import Environment, Settings
 from thotis_ext.calcom_link import CalcomLinker
 from thotis_ext.profiles.service import ProfileConfig
 from webhooks_in.inbox import InboxDeps, InboxSweep
 from webhooks_out.delivery import DeliveryConfig, DeliveryLoop
+from webhooks_out.endpoints import UrlPolicy
 
 API_PREFIX = "/api/v2"
 
@@ -119,6 +120,7 @@ def delivery_loop(settings: Settings, database: Database, box: SecretBox, clock:
     config = DeliveryConfig(
         lease=timedelta(seconds=settings.webhook_delivery_lease_seconds),
         slow_retries=tuple(settings.webhook_retry_schedule_seconds),
+        url_policy=UrlPolicy(production=settings.env is Environment.PRODUCTION),
     )
     return DeliveryLoop(database, box, clock.now, settings.webhook_delivery_interval_seconds or 1.0, config)
 
