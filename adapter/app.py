@@ -89,7 +89,10 @@ def build_services(
         invalidations=InvalidationListener(gateway, local) if local is not None else None,
         limiter=RateLimiter(gateway),
         verifier=TokenVerifier(
-            settings.jwt_secret.get_secret_value(), settings.jwt_audience, jwks_url=settings.jwks_url
+            settings.jwt_secret.get_secret_value(),
+            settings.jwt_audience,
+            jwks_url=settings.jwks_url,
+            issuer=settings.jwt_issuer,
         ),
         box=box,
         calcom=calcom,

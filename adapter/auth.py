@@ -57,6 +57,7 @@ class TokenVerifier:
         audience: str,
         *,
         jwks_url: str | None = None,
+        issuer: str | None = None,
         http: httpx.AsyncClient | None = None,
         jwks_ttl_seconds: int = 600,
         leeway_seconds: int = 5,
@@ -64,6 +65,7 @@ class TokenVerifier:
         self._secret = secret
         self._audience = audience
         self._jwks_url = jwks_url
+        self._issuer = issuer
         self._http = http
         self._jwks_ttl = jwks_ttl_seconds
         self._jwks: jwt.PyJWKSet | None = None
@@ -116,6 +118,12 @@ class TokenVerifier:
             raise InvalidToken("The token is not meant for this service (audience).") from exc
         except jwt.PyJWTError as exc:
             raise InvalidToken() from exc
+        if self._issuer is not None:
+            # Tokens from the identity provider (JWKS) must say they are; HS256 ones, minted here
+            # and by the website with the shared secret, may name no issuer, but never another.
+            issuer = claims.get("iss")
+            if (issuer is not None or algorithm != "HS256") and issuer != self._issuer:
+                raise InvalidToken("The token was issued by someone else (issuer).")
         try:
             role = Role(claims["role"])
         except ValueError as exc:

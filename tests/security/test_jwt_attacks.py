@@ -270,3 +270,31 @@ class TestWidgetTokens:
             ("PUT", f"{API}/students/m1/photo"),
         ):
             assert_error(await api.request(method, path, headers=widget), 403, "ROLE_NOT_ALLOWED")
+
+
+class TestIssuer:
+    """With `THOTIS_JWT_ISSUER` set, a token from another issuer is refused."""
+
+    ISSUER = "https://issuer.example/"
+
+    @respx.mock
+    async def test_jwks_tokens_must_name_the_configured_issuer(self, rsa_key: rsa.RSAPrivateKey) -> None:
+        respx.get(JWKS_URL).mock(return_value=httpx.Response(200, json=_jwks(rsa_key)))
+        verifier = TokenVerifier(DEMO_JWT_SECRET, "thotis", jwks_url=JWKS_URL, issuer=self.ISSUER)
+
+        def signed(**claims: Any) -> str:
+            return jwt.encode(_claims(**claims), rsa_key, algorithm="RS256", headers={"kid": "k1"})
+
+        assert (await verifier.verify(signed(iss=self.ISSUER))).role is Role.SERVICE
+        for wrong in ("https://evil.example/", self.ISSUER.rstrip("/"), "", None):
+            with pytest.raises(InvalidToken):
+                await verifier.verify(signed(iss=wrong))
+
+    async def test_shared_secret_tokens_may_name_no_issuer_but_never_another(self) -> None:
+        verifier = TokenVerifier(DEMO_JWT_SECRET, "thotis", issuer=self.ISSUER)
+        assert (await verifier.verify(_signed(_claims()))).sub == "m1"
+        assert (await verifier.verify(_signed(_claims(iss=self.ISSUER)))).sub == "m1"
+        for wrong in ("https://evil.example/", ["https://issuer.example/"], 7):
+            forged = _hs256_by_hand({"alg": "HS256", "typ": "JWT"}, _claims(iss=wrong), DEMO_JWT_SECRET.encode())
+            with pytest.raises(InvalidToken):
+                await verifier.verify(forged)
