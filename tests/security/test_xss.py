@@ -198,6 +198,11 @@ async def pages(api: httpx.AsyncClient, world: World) -> dict[str, httpx.Respons
     got["mentor sign-in refused"] = await api.post(f"/mentor/login?lang={v}", data={"token": world.value})
     await sign_in(api, Role.MENTOR, "m1")
     got["mentor"] = await api.get("/mentor?lang=en")
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', got["mentor"].text)
+    assert found is not None
+    fields = ("name", "email", "locale", "university", "degree", "field", "currentYear", "bio", "linkedInUrl")
+    form = {"csrf": found.group(1), **dict.fromkeys(fields, world.value), "bio": bio(world.value)}
+    got["mentor form shown again"] = await api.post("/mentor/profile?lang=en", data=form)
     api.cookies.clear()
     return got
 
@@ -226,7 +231,7 @@ class TestStoredAndReflectedXss:
             except AssertionError as exc:
                 raise AssertionError(f"{name}: {exc}") from exc
         # The stored payload was rendered (escaped), not dropped: readers see it as they typed it.
-        for name in ("directory", "widget", "admin", "mentor", "rating form"):
+        for name in ("directory", "widget", "admin", "mentor", "rating form", "mentor form shown again"):
             assert payload in Scan(hostile[name].text).shown(), name
 
     async def test_a_javascript_meet_link_is_never_a_link(
