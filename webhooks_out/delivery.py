@@ -165,7 +165,7 @@ async def pinned_target(url: str, policy: UrlPolicy) -> tuple[httpx.URL, str, di
     parsed = httpx.URL(url)
     if parsed.host.lower() != (urlsplit(url).hostname or "").lower():
         raise InvalidWebhookUrl("The URL's host is ambiguous.")
-    extensions: dict[str, Any] = {"sni_hostname": parsed.host} if parsed.scheme == "https" else {}
+    extensions: dict[str, Any] = {"sni_hostname": parsed.raw_host.decode("ascii")} if parsed.scheme == "https" else {}
     return parsed.copy_with(host=str(addresses[0])), parsed.netloc.decode("ascii"), extensions
 
 

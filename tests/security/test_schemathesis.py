@@ -31,7 +31,7 @@ from tests.adapter.helpers import token
 from tests.security.conftest import FULL
 from tests.security.helpers import booked_session
 
-EXAMPLES = 300 if FULL else 25
+EXAMPLES = 150 if FULL else 25
 
 #: Every operation of the document; the first test fails when a route is added and not listed.
 OPERATIONS = [
