@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV = $(shell scripts/ensure-uv.sh)
 
-.PHONY: demo test lint env bench serve clean
+.PHONY: demo test test-full lint env bench serve clean
 
 env:
 	@$(UV) sync --frozen --quiet
@@ -16,6 +16,9 @@ test: env  ## lint, type-check and run the whole suite on real PostgreSQL and Re
 	@$(UV) run --frozen ruff format --check .
 	@$(UV) run --frozen mypy
 	@$(UV) run --frozen pytest
+
+test-full:  ## `make test` with the longer variants (more fuzzing, more bursts; THOTIS_TEST_FULL=1)
+	@THOTIS_TEST_FULL=1 $(MAKE) --no-print-directory test
 
 lint: env
 	@$(UV) run --frozen ruff check .
