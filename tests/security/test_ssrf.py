@@ -21,7 +21,7 @@ from sqlalchemy import text
 from adapter.services import Services
 from tests.adapter.helpers import ADMIN, assert_error
 from webhooks_out.delivery import DeliveryConfig, deliver_due
-from webhooks_out.endpoints import InvalidWebhookUrl, UrlPolicy, check_url
+from webhooks_out.endpoints import EndpointService, InvalidWebhookUrl, UrlPolicy, check_url
 from webhooks_out.outbox import emit
 
 PRODUCTION = UrlPolicy(production=True)
@@ -156,14 +156,9 @@ class Recorder:
 
 
 async def _endpoint_and_event(services: Services, url: str) -> None:
-    """An endpoint saved while its name resolved to a public address, and one event for it."""
+    """An endpoint saved (outside production) with the DNS answers of that moment, and one event for it."""
     async with services.database.session() as session:
-        await session.execute(text("SELECT 1"))
-    response_policy = DEVELOPMENT
-    from webhooks_out.endpoints import EndpointService
-
-    async with services.database.session() as session:
-        await EndpointService(session, services.box, services.clock, response_policy).create(url, [], "rebinding")
+        await EndpointService(session, services.box, services.clock, DEVELOPMENT).create(url, [], "rebinding")
         await emit(session, "rating.submitted", {"rating": 5}, subject=None, occurred_at=datetime.now(UTC))
         await session.commit()
 
