@@ -17,12 +17,8 @@ test: env  ## lint, type-check and run the whole suite on real PostgreSQL and Re
 	@$(UV) run --frozen mypy
 	@$(UV) run --frozen pytest
 
-test-full: env  ## `make test` with the longer fault and security variants (THOTIS_TEST_FULL=1)
-	@scripts/test-services.sh
-	@$(UV) run --frozen ruff check .
-	@$(UV) run --frozen ruff format --check .
-	@$(UV) run --frozen mypy
-	@THOTIS_TEST_FULL=1 $(UV) run --frozen pytest
+test-full:  ## `make test` with the longer variants (more fuzzing, more bursts; THOTIS_TEST_FULL=1)
+	@THOTIS_TEST_FULL=1 $(MAKE) --no-print-directory test
 
 lint: env
 	@$(UV) run --frozen ruff check .

@@ -38,6 +38,7 @@ from adapter.routes import (
 from adapter.routes.bookings import BookingsController
 from adapter.routes.students import StudentsController
 from adapter.routes.webhooks_admin import WebhookEndpointsController
+from adapter.security_headers import security_headers_middleware
 from adapter.services import Services
 from calcom_client.simulator import CalcomSimulator
 from core.cache import Cache
@@ -49,11 +50,12 @@ from core.local_cache import InvalidationListener, LocalCache
 from core.metrics import MAX_WINDOW_SECONDS, RequestMetrics
 from core.ratelimit import RateLimiter
 from core.redis import RedisGateway, connect_redis
-from core.settings import Settings
+from core.settings import Environment, Settings
 from thotis_ext.calcom_link import CalcomLinker
 from thotis_ext.profiles.service import ProfileConfig
 from webhooks_in.inbox import InboxDeps, InboxSweep
 from webhooks_out.delivery import DeliveryConfig, DeliveryLoop
+from webhooks_out.endpoints import UrlPolicy
 
 API_PREFIX = "/api/v2"
 
@@ -87,7 +89,10 @@ def build_services(
         invalidations=InvalidationListener(gateway, local) if local is not None else None,
         limiter=RateLimiter(gateway),
         verifier=TokenVerifier(
-            settings.jwt_secret.get_secret_value(), settings.jwt_audience, jwks_url=settings.jwks_url
+            settings.jwt_secret.get_secret_value(),
+            settings.jwt_audience,
+            jwks_url=settings.jwks_url,
+            issuer=settings.jwt_issuer,
         ),
         box=box,
         calcom=calcom,
@@ -118,6 +123,7 @@ def delivery_loop(settings: Settings, database: Database, box: SecretBox, clock:
     config = DeliveryConfig(
         lease=timedelta(seconds=settings.webhook_delivery_lease_seconds),
         slow_retries=tuple(settings.webhook_retry_schedule_seconds),
+        url_policy=UrlPolicy(production=settings.env is Environment.PRODUCTION),
     )
     return DeliveryLoop(database, box, clock.now, settings.webhook_delivery_interval_seconds or 1.0, config)
 
@@ -199,7 +205,11 @@ def create_app(
         lifespan=[lifespan],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[metrics_middleware(metrics), request_context_middleware(log_access=settings.access_log)],
+        middleware=[
+            metrics_middleware(metrics),
+            request_context_middleware(log_access=settings.access_log),
+            security_headers_middleware,
+        ],
         cors_config=CORSConfig(
             allow_origins=settings.allowed_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],

@@ -57,6 +57,7 @@ class TokenVerifier:
         audience: str,
         *,
         jwks_url: str | None = None,
+        issuer: str | None = None,
         http: httpx.AsyncClient | None = None,
         jwks_ttl_seconds: int = 600,
         leeway_seconds: int = 5,
@@ -64,6 +65,7 @@ class TokenVerifier:
         self._secret = secret
         self._audience = audience
         self._jwks_url = jwks_url
+        self._issuer = issuer
         self._http = http
         self._jwks_ttl = jwks_ttl_seconds
         self._jwks: jwt.PyJWKSet | None = None
@@ -98,7 +100,7 @@ class TokenVerifier:
         if algorithm == "HS256":
             key: Any = self._secret
         elif algorithm in _ASYMMETRIC and self._jwks_url:
-            key = await self._signing_key(header.get("kid"))
+            key = await self._signing_key(header.get("kid"), algorithm)
         else:
             raise InvalidToken("The token's signing algorithm is not accepted.")
         try:
@@ -116,6 +118,12 @@ class TokenVerifier:
             raise InvalidToken("The token is not meant for this service (audience).") from exc
         except jwt.PyJWTError as exc:
             raise InvalidToken() from exc
+        if self._issuer is not None:
+            # Tokens from the identity provider (JWKS) must say they are; HS256 ones, minted here
+            # and by the website with the shared secret, may name no issuer, but never another.
+            issuer = claims.get("iss")
+            if (issuer is not None or algorithm != "HS256") and issuer != self._issuer:
+                raise InvalidToken("The token was issued by someone else (issuer).")
         try:
             role = Role(claims["role"])
         except ValueError as exc:
@@ -125,13 +133,15 @@ class TokenVerifier:
             raise InvalidToken("The token's subject is missing.")
         return Principal(sub=sub, role=role), float(claims["exp"])
 
-    async def _signing_key(self, kid: str | None) -> Any:
+    async def _signing_key(self, kid: str | None, algorithm: str) -> Any:
+        """The published key the token names, only if it is of the token's algorithm: an ES256
+        header naming an RSA key is a forgery, not a reason to crash."""
         now = time.monotonic()
         if self._jwks is None or now - self._jwks_fetched_at > self._jwks_ttl:
             await self._refresh_jwks()
         assert self._jwks is not None
         for key in self._jwks.keys:
-            if kid is None or key.key_id == kid:
+            if (kid is None or key.key_id == kid) and key.algorithm_name == algorithm:
                 return key.key
         raise InvalidToken("The token's signing key is not known.")
 

@@ -52,7 +52,13 @@ def _respond(
         # The English message raised says most; another language gets its catalog's message for
         # the code, and `details` (field names, limits) stay as they are for both.
         message = catalogs().translate(f"error.{code}", locale)
-    headers = {**(headers or {}), "Content-Language": locale, "Vary": "Accept-Language"}
+    # nosniff here too: an error that fails before routing never passes the middleware that adds it.
+    headers = {
+        **(headers or {}),
+        "Content-Language": locale,
+        "Vary": "Accept-Language",
+        "X-Content-Type-Options": "nosniff",
+    }
     request_id = current_request_id()
     if request_id is None:  # failed before routing (unknown route, wrong method): no middleware ran
         request_id = new_request_id()
@@ -140,6 +146,13 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
     return _respond(request, 500, "INTERNAL_ERROR", "An unexpected error occurred; it has been logged.")
 
 
+def handle_recursion(request: Request[Any, Any, Any], exc: RecursionError) -> Response[bytes]:
+    """JSON nested thousands deep exhausts the decoder's stack: the caller's fault, not ours."""
+    if "deserializ" in str(exc):
+        return _respond(request, 400, "MALFORMED_JSON", "The request body is not valid JSON (nested too deeply).")
+    return handle_unexpected(request, exc)
+
+
 def handle_data_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     """A value the database refused (safety net: validation should have caught it first)."""
     log.warning("database refused a value on %s %s: %s", request.method, request.url.path, exc)
@@ -163,6 +176,7 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     ThotisError: handle_thotis_error,
     HTTPException: handle_http_exception,
     DataError: handle_data_error,
+    RecursionError: handle_recursion,
     OperationalError: handle_database_down,
     InterfaceError: handle_database_down,
     PoolTimeout: handle_database_down,

@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
@@ -21,15 +21,24 @@ T = TypeVar("T")
 REDIS_FAILURES: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
 
 
-def connect_redis(url: str, *, timeout_seconds: float = 0.5) -> Redis:
-    """A client for `redis://`, `rediss://` or `unix://` URLs with short, explicit timeouts."""
-    return Redis.from_url(
+def connect_redis(url: str, *, timeout_seconds: float = 0.5, wait_seconds: float = 2.0) -> Redis:
+    """A client for `redis://`, `rediss://` or `unix://` URLs with short, explicit timeouts.
+
+    A burst of requests must not look like an outage: that trips the breaker, and every rate
+    limit then falls back to per-process counting, admitting far more than the limit. So when
+    all connections are busy a call waits for one (up to `wait_seconds`) instead of failing with
+    "too many connections", and opening a connection may take as long, since a burst keeps the
+    event loop busy; replies still have `timeout_seconds`, so a Redis that hangs is detected.
+    """
+    pool = BlockingConnectionPool.from_url(
         url,
         socket_timeout=timeout_seconds,
-        socket_connect_timeout=timeout_seconds,
+        socket_connect_timeout=wait_seconds,
         health_check_interval=30,
-        max_connections=200,
+        max_connections=100,
+        timeout=wait_seconds,
     )
+    return Redis.from_pool(pool)
 
 
 class RedisGateway:

@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     )
     jwt_audience: str = Field("thotis", description="Expected `aud` claim of API tokens.")
     jwks_url: str | None = Field(None, description="Optional JWKS URL for RS256/ES256/EdDSA tokens issued elsewhere.")
+    jwt_issuer: str | None = Field(
+        None,
+        description="Optional expected `iss`: tokens verified with the JWKS must carry it, and any token "
+        "that names an issuer must name this one.",
+    )
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["http://localhost:3000", "http://127.0.0.1:8000"],
         description="Comma-separated Thotis origins for CORS, CSP frame-ancestors and postMessage.",

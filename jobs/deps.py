@@ -13,10 +13,11 @@ from core.clock import Clock
 from core.crypto import SecretBox
 from core.database import Database
 from core.redis import RedisGateway
-from core.settings import Settings
+from core.settings import Environment, Settings
 from thotis_ext.calcom_link import CalcomLinker
 from thotis_ext.emails.sender import Mailer, SenderConfig
 from webhooks_out.delivery import DeliveryConfig
+from webhooks_out.endpoints import UrlPolicy
 
 
 @dataclass(slots=True)
@@ -51,4 +52,5 @@ class JobDeps:
         return DeliveryConfig(
             lease=timedelta(seconds=self.settings.webhook_delivery_lease_seconds),
             slow_retries=tuple(self.settings.webhook_retry_schedule_seconds),
+            url_policy=UrlPolicy(production=self.settings.env is Environment.PRODUCTION),
         )

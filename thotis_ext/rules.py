@@ -124,6 +124,22 @@ def booking_window(now: datetime) -> tuple[datetime, datetime]:
     return now + BOOKING_NOTICE, now + BOOKING_HORIZON
 
 
+def web_url(url: str | None) -> str | None:
+    """`url` (stripped) when it is an http(s) link with a host, else None.
+
+    Links that come from elsewhere (Cal.com's Meet URL) are shown to browsers and put in emails:
+    a `javascript:` or `data:` one must never become a link.
+    """
+    if not url:
+        return None
+    stripped = url.strip()
+    try:
+        parts = urlsplit(stripped)
+    except ValueError:
+        return None
+    return stripped if parts.scheme in ("https", "http") and parts.netloc else None
+
+
 def clip_to_booking_window(
     start: datetime | None, end: datetime | None, now: datetime
 ) -> tuple[datetime, datetime] | None:

@@ -6,6 +6,11 @@ records each attempt. A worker that dies mid-send leaves its claims to expire an
 with the same `webhook-id`, which receivers de-duplicate. Retries come after 1 s, 2 s and 4 s,
 then on a slow jittered schedule of about a day, then the delivery is dead (redeliverable by an
 admin). 410 Gone disables the endpoint; `Retry-After` is honoured; redirects are not followed.
+
+The endpoint's host is resolved again before each attempt and the request goes to the address
+just checked (the `Host` header and TLS name stay the endpoint's): a DNS answer that changed
+since the endpoint was saved (DNS rebinding) cannot turn an event into a request to a private
+address.
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import select, update
@@ -24,6 +31,7 @@ from sqlalchemy import select, update
 from core.crypto import SecretBox
 from core.database import Database
 from webhooks_out import signing
+from webhooks_out.endpoints import InvalidWebhookUrl, UrlPolicy, allowed_addresses
 from webhooks_out.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
 
 log = logging.getLogger(__name__)
@@ -45,6 +53,8 @@ class DeliveryConfig:
     #: dies, the delivery is sent again (same webhook-id) once the lease runs out.
     lease: timedelta = timedelta(seconds=60)
     slow_retries: tuple[int, ...] = SLOW_RETRIES
+    #: Which addresses an attempt may reach (production: https and public addresses only).
+    url_policy: UrlPolicy = field(default_factory=lambda: UrlPolicy(production=False))
 
 
 def retry_delay(
@@ -123,16 +133,40 @@ async def _send(
     error: str | None = None
     retry_after: timedelta | None = None
     try:
+        url, host, extensions = await pinned_target(claim.url, config.url_policy)
         response = await http.post(
-            claim.url, content=claim.payload, headers=headers, timeout=config.timeout_seconds, follow_redirects=False
+            url,
+            content=claim.payload,
+            headers={**headers, "Host": host},
+            timeout=config.timeout_seconds,
+            follow_redirects=False,
+            extensions=extensions,
         )
         status = response.status_code
         excerpt = response.content[:EXCERPT_BYTES].decode("utf-8", "replace")
         retry_after = _retry_after(response.headers.get("retry-after"))
+    except InvalidWebhookUrl as exc:
+        error = f"Refused: {exc.message}"[:500]
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"[:500]
     duration_ms = int((time.perf_counter() - started) * 1000)
     await _record(database, claim, now, status, duration_ms, excerpt, error, retry_after, config.slow_retries)
+
+
+async def pinned_target(url: str, policy: UrlPolicy) -> tuple[httpx.URL, str, dict[str, Any]]:
+    """Where to connect for `url` now: its host resolved and checked, the URL rewritten to that
+    address, with the `Host` header and the TLS server name to send.
+
+    Raises:
+        InvalidWebhookUrl: the host resolves to an address the sidecar must not call, or the URL
+            reads differently to the checker and to the HTTP client.
+    """
+    addresses = await allowed_addresses(url, policy)
+    parsed = httpx.URL(url)
+    if parsed.host.lower() != (urlsplit(url).hostname or "").lower():
+        raise InvalidWebhookUrl("The URL's host is ambiguous.")
+    extensions: dict[str, Any] = {"sni_hostname": parsed.raw_host.decode("ascii")} if parsed.scheme == "https" else {}
+    return parsed.copy_with(host=str(addresses[0])), parsed.netloc.decode("ascii"), extensions
 
 
 async def _record(

@@ -28,6 +28,7 @@ from webhooks_out import signing
 from webhooks_out.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks_out.outbox import EVENT_TYPES
 
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 ROTATION_OVERLAP = timedelta(hours=24)
 MAX_ENDPOINTS = 50
 
@@ -59,6 +60,15 @@ async def check_url(url: str, policy: UrlPolicy) -> None:
     InvalidWebhookUrl: not http(s), credentials in it, https missing in production, or a host
         that is (or resolves to) an address the sidecar must not call.
     """
+    await allowed_addresses(url, policy)
+
+
+async def allowed_addresses(url: str, policy: UrlPolicy) -> list[IpAddress]:
+    """The addresses `url`'s host resolves to now, all of them ones the sidecar may call.
+
+    Raises:
+        InvalidWebhookUrl: as `check_url`.
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname or parts.username or parts.password:
         raise InvalidWebhookUrl("The URL must be http(s)://host/… without credentials.")
@@ -72,19 +82,50 @@ async def check_url(url: str, policy: UrlPolicy) -> None:
         infos = await asyncio.to_thread(socket.getaddrinfo, parts.hostname, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
         raise InvalidWebhookUrl(f"The host {parts.hostname!r} does not resolve.") from None
+    addresses: list[IpAddress] = []
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if address.is_loopback and not policy.production:
+        if is_forbidden(address, policy):
+            raise InvalidWebhookUrl(f"The host {parts.hostname!r} is a private or reserved address.")
+        if address not in addresses:
+            addresses.append(address)
+    if not addresses:
+        raise InvalidWebhookUrl(f"The host {parts.hostname!r} does not resolve.")
+    return addresses
+
+
+def is_forbidden(address: IpAddress, policy: UrlPolicy) -> bool:
+    """True for any address that is not a public unicast one (loopback is allowed outside
+    production); an IPv6 address that carries an IPv4 one (mapped, 6to4, NAT64) is judged by both."""
+    for candidate in (address, *_embedded_ipv4(address)):
+        if candidate.is_loopback:
+            if policy.production:
+                return True
             continue
         if (
-            address.is_loopback
-            or address.is_private
-            or address.is_link_local
-            or address.is_multicast
-            or address.is_reserved
-            or address.is_unspecified
+            candidate.is_private
+            or candidate.is_link_local
+            or candidate.is_multicast
+            or candidate.is_reserved
+            or candidate.is_unspecified
+            or not candidate.is_global
         ):
-            raise InvalidWebhookUrl(f"The host {parts.hostname!r} is a private or reserved address.")
+            return True
+    return False
+
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def _embedded_ipv4(address: IpAddress) -> list[ipaddress.IPv4Address]:
+    if not isinstance(address, ipaddress.IPv6Address):
+        return []
+    found = [a for a in (address.ipv4_mapped, address.sixtofour) if a is not None]
+    if address.teredo is not None:
+        found.append(address.teredo[1])
+    if address in _NAT64:
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
 
 
 def endpoint_view(row: WebhookEndpoint, *, secret: str | None = None) -> dict[str, Any]:

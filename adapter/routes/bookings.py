@@ -55,7 +55,7 @@ class BookingsController(Controller):
         "/",
         opt=allow(Role.SERVICE, Role.WIDGET),
         status_code=201,
-        responses={201: _SESSION, **errors(400, 403, 404, 409, 502, 504)},
+        responses={201: _SESSION, **errors(400, 403, 404, 409, 413, 502, 504)},
         summary="Book a 15-minute session with a mentor; returns the Meet link (R5.2, R5.3, R12.1)",
     )
     async def book(
@@ -80,7 +80,7 @@ class BookingsController(Controller):
     @patch(
         "/{uid:str}/reschedule",
         opt=allow(Role.SERVICE, Role.ADMIN, Role.MENTOR),
-        responses={200: _SESSION, **errors(400, 403, 404, 409, 502, 504)},
+        responses={200: _SESSION, **errors(400, 403, 404, 409, 413, 502, 504)},
         summary="Move a session to a new slot; the new session has a new uid and Meet link (R12.5)",
     )
     async def reschedule(
@@ -108,7 +108,7 @@ class BookingsController(Controller):
         "/{uid:str}",
         opt=allow(Role.SERVICE, Role.ADMIN, Role.MENTOR),
         status_code=200,
-        responses={200: _SESSION, **errors(400, 403, 404, 409, 502, 504)},
+        responses={200: _SESSION, **errors(400, 403, 404, 409, 413, 502, 504)},
         summary="Cancel a session until 2 hours before it starts (R13)",
     )
     async def cancel(

@@ -17,6 +17,9 @@ from thotis_ext.profiles.service import ProfileService
 
 _PHOTO_NAME = re.compile(r"^([0-9a-f]{64})\.jpg$")
 IMMUTABLE = "public, max-age=31536000, immutable"
+#: A photo is only ever an image: browsers must not sniff it into HTML, and if opened directly it
+#: may run nothing and load nothing.
+SAFE = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'; sandbox"}
 
 
 @get(
@@ -36,7 +39,7 @@ async def photo(
     if match is None:
         raise NotFound("No such photo.", code="PHOTO_NOT_FOUND")
     content_hash = match.group(1)
-    headers = {"Cache-Control": IMMUTABLE, "ETag": f'"{content_hash}"'}
+    headers = {"Cache-Control": IMMUTABLE, "ETag": f'"{content_hash}"', **SAFE}
     if content_hash in request.headers.get("if-none-match", ""):
         # Content-addressed: a matching ETag means the client already has exactly these bytes.
         return Response(b"", status_code=304, headers=headers)

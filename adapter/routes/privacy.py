@@ -9,7 +9,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 
 from adapter.auth import Role
-from adapter.envelope import ok
+from adapter.envelope import Envelope, ok
 from adapter.guards import allow, services_of
 from adapter.routes.docs import errors
 from core.errors import InvalidInput
@@ -31,7 +31,7 @@ def _email(value: str) -> str:
     "/privacy/export",
     opt=allow(Role.ADMIN),
     tags=["privacy"],
-    responses={200: ResponseSpec(dict[str, Any]), **errors(400, 403)},
+    responses={200: ResponseSpec(Envelope[dict[str, Any]]), **errors(400, 403)},
     summary="Everything held about an email: sessions, ratings, mentor profile, emails (R14.2)",
 )
 async def privacy_export(
@@ -46,7 +46,7 @@ async def privacy_export(
     opt=allow(Role.ADMIN),
     tags=["privacy"],
     status_code=200,
-    responses={200: ResponseSpec(dict[str, int]), **errors(400, 403)},
+    responses={200: ResponseSpec(Envelope[dict[str, int]]), **errors(400, 403)},
     summary="Erase a person: personal data removed or anonymised, statistics unchanged (R14.3)",
     description="Also erase the person in Cal.com: bookings there still hold their name and email.",
 )

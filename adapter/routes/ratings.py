@@ -46,7 +46,7 @@ class RatingLinkOut(BaseModel):
     opt=allow(Role.SERVICE, owner=(Role.RATING,), owner_param="uid"),
     status_code=201,
     tags=["ratings"],
-    responses={201: ResponseSpec(Envelope[RatingOut]), **errors(400, 403, 404, 409)},
+    responses={201: ResponseSpec(Envelope[RatingOut]), **errors(400, 403, 404, 409, 413)},
     summary="Rate a session that has ended, once: {rating 1–5, feedback ≤ 500} (R7.3, R19.2)",
     description="Callers: a service token, or the session's rating link token (role `rating`).",
 )

@@ -133,7 +133,7 @@ class StudentsController(Controller):
         "/{user_id:str}/profile",
         opt=allow(Role.ADMIN, owner=(Role.MENTOR,)),
         status_code=201,
-        responses={201: ResponseSpec(Envelope[ProfileOut], description="Created"), **errors(400, 403, 409)},
+        responses={201: ResponseSpec(Envelope[ProfileOut], description="Created"), **errors(400, 403, 409, 413)},
         summary="Create a mentor profile and start its Cal.com link (R1.1)",
     )
     async def create_profile(
@@ -144,7 +144,7 @@ class StudentsController(Controller):
     @put(
         "/{user_id:str}/profile",
         opt=allow(Role.ADMIN, owner=(Role.MENTOR,)),
-        responses={**_PROFILE, **errors(400, 403, 404)},
+        responses={**_PROFILE, **errors(400, 403, 404, 413)},
         summary="Update a profile; fields left out are unchanged (R1.2, R8.4)",
     )
     async def update_profile(
@@ -155,7 +155,7 @@ class StudentsController(Controller):
     @patch(
         "/{user_id:str}/status",
         opt=allow(Role.ADMIN, owner=(Role.MENTOR,)),
-        responses={**_PROFILE, **errors(400, 403, 404)},
+        responses={**_PROFILE, **errors(400, 403, 404, 413)},
         summary="Activate or deactivate a profile (R1.4)",
     )
     async def set_status(self, user_id: UserId, data: JSONBody[StatusUpdate], profiles: Profiles) -> Response[bytes]:

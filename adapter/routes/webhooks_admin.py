@@ -60,7 +60,7 @@ class WebhookEndpointsController(Controller):
         "/",
         opt=allow(Role.ADMIN),
         status_code=201,
-        responses={201: ResponseSpec(Envelope[EndpointOut]), **errors(400, 403)},
+        responses={201: ResponseSpec(Envelope[EndpointOut]), **errors(400, 403, 413)},
         summary="Add an endpoint; its whsec_ secret is shown once",
     )
     async def create(self, data: JSONBody[EndpointCreate], endpoints: Endpoints) -> Response[bytes]:

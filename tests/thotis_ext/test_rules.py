@@ -80,3 +80,22 @@ class TestFields:
                 continue
             assert escaped[i] not in "%_"
             i += 1
+
+
+class TestWebUrls:
+    @given(st.from_regex(r"https?://[a-z]{1,10}\.(com|org)(/[a-z0-9-]{0,10})?", fullmatch=True))
+    def test_http_links_are_kept(self, url: str) -> None:
+        assert rules.web_url(f"  {url} ") == url
+
+    @given(
+        scheme=st.sampled_from(
+            ["javascript:", "JavaScript:", " javascript:", "data:text/html,", "vbscript:", "file://"]
+        ),
+        rest=st.text(max_size=30),
+    )
+    def test_script_and_other_schemes_are_dropped(self, scheme: str, rest: str) -> None:
+        assert rules.web_url(scheme + rest) is None
+
+    def test_hostless_or_empty_links_are_dropped(self) -> None:
+        for url in (None, "", "   ", "https://", "http:///path", "//example.org/x", "meet.google.com/abc"):
+            assert rules.web_url(url) is None

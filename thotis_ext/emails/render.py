@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
 from typing import Any
-from urllib.parse import urlsplit
 
 from babel.dates import format_date, format_time
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
 from core.i18n import translate
+from thotis_ext import rules
 from thotis_ext.emails.context import EmailContext
 from thotis_ext.emails.ics import IcsMethod, session_ics
 from thotis_ext.emails.kinds import EmailKind, Recipient
@@ -113,8 +113,8 @@ def render_email(context: EmailContext, now: datetime, *, organizer_email: str |
         "student_name": params["student_name"],
         "when": when,
         "previous": previous,
-        "meet_url": _web_url(context.meet_url),
-        "rating_url": _web_url(context.rating_url),
+        "meet_url": rules.web_url(context.meet_url),
+        "rating_url": rules.web_url(context.rating_url),
         "cancelled_by": context.cancelled_by if context.cancelled_by in CANCELLERS else None,
     }
     environment = _environment()
@@ -182,21 +182,13 @@ def _audience(recipient: Recipient) -> str:
     return recipient.value if recipient in (Recipient.STUDENT, Recipient.MENTOR) else "other"
 
 
-def _web_url(url: str | None) -> str | None:
-    """`url` when it is an http(s) link, else None: a stored link must never become `javascript:`."""
-    if not url:
-        return None
-    parts = urlsplit(url.strip())
-    return url.strip() if parts.scheme in ("https", "http") and parts.netloc else None
-
-
 def _invitation(
     context: EmailContext, now: datetime, organizer_email: str | None, t: Callable[..., str]
 ) -> tuple[Attachment, ...]:
     method = ICS_METHODS.get(context.kind)
     if method is None or context.start is None or context.end is None:
         return ()
-    meet_url = _web_url(context.meet_url)
+    meet_url = rules.web_url(context.meet_url)
     description = t("email.ics.description")
     if meet_url:
         description += "\n\n" + t("email.ics.join", meet_url=meet_url)

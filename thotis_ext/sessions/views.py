@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from thotis_ext import rules
 from thotis_ext.models import Session
 
 
@@ -14,7 +15,7 @@ def session_view(row: Session) -> dict[str, Any]:
         "start": row.start_at.isoformat(),
         "end": row.end_at.isoformat(),
         "status": row.status,
-        "meetUrl": row.meet_url,
+        "meetUrl": rules.web_url(row.meet_url),  # from Cal.com: never a `javascript:` link
         "prospectiveStudent": {
             "name": row.student_name,
             "email": row.student_email,
