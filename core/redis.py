@@ -12,6 +12,9 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
@@ -22,13 +25,20 @@ REDIS_FAILURES: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutE
 
 
 def connect_redis(url: str, *, timeout_seconds: float = 0.5) -> Redis:
-    """A client for `redis://`, `rediss://` or `unix://` URLs with short, explicit timeouts."""
+    """A client for `redis://`, `rediss://` or `unix://` URLs with short, explicit timeouts.
+
+    A command that finds its pooled connection closed (Redis restarted) is sent once more on a new
+    connection: without that, every stale connection left in the pool fails one request after a
+    restart and trips the breaker again, keeping the service degraded after Redis is back. Timeouts
+    are not retried, so a hung Redis still costs one timeout.
+    """
     return Redis.from_url(
         url,
         socket_timeout=timeout_seconds,
         socket_connect_timeout=timeout_seconds,
         health_check_interval=30,
         max_connections=200,
+        retry=Retry(NoBackoff(), retries=1, supported_errors=(RedisConnectionError,)),
     )
 
 
