@@ -19,7 +19,17 @@ from adapter.calcom_wiring import connect_calcom
 from adapter.demo import seed_database
 from core.settings import Environment, Settings
 from migrations.runner import upgrade
-from tests.faults.stack import WEBHOOK_SECRET, PrivatePostgres, PrivateRedis, Proc, Report, clean_env, free_port, thotis
+from tests.faults.stack import (
+    WEBHOOK_SECRET,
+    PrivatePostgres,
+    PrivateRedis,
+    Proc,
+    Report,
+    clean_env,
+    free_port,
+    python_module,
+    thotis,
+)
 
 FULL = os.environ.get("THOTIS_TEST_FULL") == "1"
 #: Sample mentors per academic field: 10 mentors, `demo-mentor-01` … `demo-mentor-10`.
@@ -103,15 +113,15 @@ async def sidecar_stack(
     redis_url: str,
     name: str,
     *,
-    calcom_url: str | None = None,
+    calcom_proxy: bool = False,
     start_sidecar: bool = True,
     **extra_env: str,
 ) -> AsyncIterator[Stack]:
     """A fresh database (migrated, 10 sample mentors linked to a simulator process), a key prefix,
     the simulator and `thotis serve`; everything stopped at the end, even on failure.
 
-    `calcom_url`: a callable-free override of where the sidecar sends Cal.com calls (e.g. a fault
-    proxy in front of the simulator); the mentors are always linked through the simulator itself.
+    `calcom_proxy`: the sidecar talks to Cal.com through `tests.faults.calcom_proxy` (a process
+    that injects faults); the mentors are linked through the simulator itself.
     """
     tag = secrets.token_hex(4)
     database_url = await postgres.create_database(f"faults_{name}_{tag}")
@@ -135,14 +145,30 @@ async def sidecar_stack(
         ),
         port=sim_port,
     )
-    env = sidecar_env(database_url, redis_url, prefix, port, calcom_url or sim_url, **extra_env)
+    procs = [simulator]
+    calcom_url = sim_url
+    if calcom_proxy:
+        proxy_port = free_port()
+        proxy = python_module(
+            f"{name}-calcom-proxy",
+            "tests.faults.calcom_proxy",
+            ["--port", str(proxy_port), "--upstream-port", str(sim_port)],
+            clean_env({}),
+            proxy_port,
+        )
+        procs.append(proxy)
+        calcom_url = proxy.base_url
+    env = sidecar_env(database_url, redis_url, prefix, port, calcom_url, **extra_env)
     sidecar = thotis(
         f"{name}-sidecar", ["serve", "--workers", "1", "--port", str(port)], env, port=port, ready="/health/live"
     )
-    stack = Stack(database_url, redis_url, prefix, port, env, sidecar, [simulator, sidecar])
+    stack = Stack(database_url, redis_url, prefix, port, env, sidecar, [*procs, sidecar])
     try:
-        simulator.start()
-        await asyncio.gather(asyncio.to_thread(upgrade, database_url), asyncio.to_thread(simulator.wait_ready))
+        for proc in procs:
+            proc.start()
+        await asyncio.gather(
+            asyncio.to_thread(upgrade, database_url), *(asyncio.to_thread(proc.wait_ready) for proc in procs)
+        )
         settings = Settings(
             env=Environment.TEST,
             database_url=database_url,
