@@ -80,9 +80,8 @@ class TestCalcomFaults:
             ):
                 slots = [(m, s) for m in MENTORS for s in await free_slots(client, m, 4)]
                 base = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=4)
-                serial = 0
                 results: dict[str, dict[str, Any]] = {}
-                for mode in ("500", "429", "hang", "reset", "pass"):
+                for serial, mode in enumerate(("500", "429", "hang", "reset", "pass")):
                     await _control(control, proxy, mode)
                     await _control(control, proxy, "reset-stats")
                     reads, bookings = Tally(), Tally()
@@ -117,7 +116,6 @@ class TestCalcomFaults:
                         *(read(i) for i in range(READS)), *(book(serial * 100 + i) for i in range(BOOKINGS))
                     )
                     elapsed = time.monotonic() - started
-                    serial += 1
                     attempts = await _attempts(control, proxy)
                     slot_calls = sum(n for key, n in attempts.items() if key.endswith("GET /v2/slots"))
                     booking_calls = sum(n for key, n in attempts.items() if key.endswith("POST /v2/bookings"))
