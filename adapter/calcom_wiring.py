@@ -13,8 +13,8 @@ import httpx
 
 from calcom_client import CalcomClient
 from calcom_client.retry import RetryPolicy
-from calcom_client.transport import DEFAULT_TIMEOUT
 from calcom_client.simulator import CalcomSimulator
+from calcom_client.transport import DEFAULT_TIMEOUT
 from core.settings import Settings
 
 SIMULATOR_URL = "http://calcom.simulator"
