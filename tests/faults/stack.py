@@ -10,7 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import glob
+import hashlib
+import hmac
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -21,6 +24,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -403,3 +407,51 @@ async def run_load(
             await asyncio.sleep(pause_s)
 
     await asyncio.gather(*(user(i) for i in range(users)))
+
+
+async def event_types(database_url: str) -> dict[str, int]:
+    """Each sample mentor's Cal.com event type id, as linked at seeding."""
+    connection = await asyncpg.connect(database_url.replace("+asyncpg", ""), timeout=10)
+    try:
+        rows = await connection.fetch("SELECT user_id, calcom_event_type_id FROM thotis.student_profiles")
+    finally:
+        await connection.close()
+    return {r["user_id"]: r["calcom_event_type_id"] for r in rows}
+
+
+async def scalar(database_url: str, sql: str) -> Any:
+    connection = await asyncpg.connect(database_url.replace("+asyncpg", ""), timeout=10)
+    try:
+        return await connection.fetchval(sql)
+    finally:
+        await connection.close()
+
+
+def admin_headers() -> dict[str, str]:
+    return bearer(Role.ADMIN, "faults-admin")
+
+
+def signed_calcom(body: bytes) -> dict[str, str]:
+    """Headers Cal.com sends with a webhook body: its HMAC-SHA256, hex, in X-Cal-Signature-256."""
+    digest = hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return {"X-Cal-Signature-256": digest, "Content-Type": "application/json"}
+
+
+async def produce_bookings(client: httpx.AsyncClient, types: dict[str, int], first: int, count: int) -> list[str]:
+    """Post signed BOOKING_CREATED webhooks of `count` bookings made on the mentors' Cal.com pages
+    (the sidecar adopts each, one `booking.created` event apiece); their uids."""
+    from tests.webhooks_in import payloads
+
+    mentors = sorted(types)
+    now = datetime.now(UTC)
+    base = now.replace(minute=0, second=0, microsecond=0) + timedelta(days=3)
+    uids = []
+    for n in range(first, first + count):
+        mentor = mentors[n % len(mentors)]
+        start = base + timedelta(hours=n // len(mentors) % 200, days=n // (len(mentors) * 200))
+        booking = payloads.Booking(secrets.token_hex(11), 800_000_000 + n, types[mentor], start)
+        body = payloads.created(booking, now)
+        response = await client.post("/webhooks/calcom", content=body, headers=signed_calcom(body))
+        assert response.status_code == 200, response.text
+        uids.append(booking.uid)
+    return uids
