@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from adapter.demo import seed_database
 from core.settings import Environment, Settings
 from migrations.runner import upgrade
 from tests.faults.stack import (
+    ARTIFACTS,
     WEBHOOK_SECRET,
     PrivatePostgres,
     PrivateRedis,
@@ -38,8 +40,10 @@ PER_FIELD = 1
 _REPORT = Report()
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="package", autouse=True)
 def report() -> Iterator[Report]:
+    """The figures of this run; the processes' logs of the last run are in tests/artifacts/faults/."""
+    shutil.rmtree(ARTIFACTS / "faults", ignore_errors=True)
     yield _REPORT
     _REPORT.write()
 

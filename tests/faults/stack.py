@@ -319,7 +319,7 @@ class Report:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         lines = [f"# Fault tests — figures of the last run ({time.strftime('%Y-%m-%d %H:%M:%S %Z')})", ""]
         lines.append(f"Machine: {os.cpu_count()} cores. FULL={os.environ.get('THOTIS_TEST_FULL') == '1'}.")
-        for scenario, entries in self.sections.items():
+        for scenario, entries in sorted(self.sections.items()):
             lines += ["", f"## {scenario}", ""]
             lines += [f"- {entry}" for entry in entries]
         (ARTIFACTS / "faults-report.md").write_text("\n".join(lines) + "\n")
