@@ -158,11 +158,14 @@ class TestPostgresRestart:
             finally:
                 await database.close()
             in_calcom = await calcom_bookings(stack.procs[0].base_url, MENTORS)
+            undone = await calcom_bookings(stack.procs[0].base_url, MENTORS, status="cancelled")
             report.add(
                 SCENARIO,
                 f"bookings: answers {dict(sorted(booking_answers.items()))}; {len(created)} created (201); "
-                f"{len(rows)} session rows; {len(in_calcom)} upcoming bookings in Cal.com",
+                f"{len(rows)} session rows; {len(in_calcom)} upcoming bookings in Cal.com; "
+                f"{len(undone)} made in Cal.com during the outage and cancelled again (not recorded)",
             )
+            assert not set(undone) & set(created), "a booking answered 201 was cancelled in Cal.com"
             assert set(created) <= set(rows), "a booking answered 201 is missing from the database"
             assert all(rows[uid] == "scheduled" for uid in created)
             assert set(in_calcom) == {uid for uid, status in rows.items() if status == "scheduled"}, (
