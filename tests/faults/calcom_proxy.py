@@ -6,6 +6,7 @@ Every request to `/v2/...` is counted, then either forwarded (one connection per
 answered with the fault set by `POST /__fault/<mode>`:
 
 - `pass`: forward to the simulator;
+- `slow`: forward after 200 ms (a slow Cal.com: requests are in flight longer);
 - `500`: Cal.com's error envelope for an unhandled error;
 - `429`: Cal.com's throttler answer, with its `X-RateLimit-*-Default` headers (no `Retry-After`);
 - `hang`: read the request and never answer (the client times out);
@@ -25,7 +26,8 @@ import socket
 import struct
 from collections import Counter
 
-MODES = ("pass", "500", "429", "hang", "reset")
+MODES = ("pass", "slow", "500", "429", "hang", "reset")
+SLOW_S = 0.2
 
 
 class Proxy:
@@ -51,7 +53,9 @@ class Proxy:
                 path = target.split("?", 1)[0]
                 mode = self.mode
                 self.attempts[f"{mode} {method} {path}"] += 1
-                if mode == "pass":
+                if mode in ("pass", "slow"):
+                    if mode == "slow":
+                        await asyncio.sleep(SLOW_S)
                     await self._forward(head, body, writer)
                     return  # one request per connection when forwarding (the answer says close)
                 if mode == "hang":

@@ -120,7 +120,6 @@ async def sidecar_stack(
     name: str,
     *,
     calcom_proxy: bool = False,
-    start_sidecar: bool = True,
     **extra_env: str,
 ) -> AsyncIterator[Stack]:
     """A fresh database (migrated, 10 sample mentors linked to a simulator process), a key prefix,
@@ -182,10 +181,9 @@ async def sidecar_stack(
             redis_key_prefix=prefix,
             calcom_api_url=sim_url,
         )
+        sidecar.start()  # its imports (≈ 1 s) overlap the seeding; nothing reads before both are done
         await seed_database(settings, database_url, PER_FIELD, connect_calcom(settings))
-        if start_sidecar:
-            sidecar.start()
-            await asyncio.to_thread(sidecar.wait_ready)
+        await asyncio.to_thread(sidecar.wait_ready)
         yield stack
     finally:
         for proc in reversed(stack.procs):

@@ -41,7 +41,7 @@ from tests.faults.stack import (
 
 SCENARIO = "5. Delivery worker killed (SIGKILL) at random points while delivering"
 EVENTS = 600 if FULL else 200
-KILLS = 6 if FULL else 3
+KILLS = 6 if FULL else 2
 DEADLINE_S = 120.0
 #: Deliveries one worker has in flight at most (DeliveryConfig.concurrency): what a kill may repeat.
 IN_FLIGHT = 20
