@@ -105,6 +105,9 @@ class TestPostgresRestart:
                     await asyncio.to_thread(postgres.stop, "fast")
                     outage_started = time.monotonic()
                     await eventually(lambda: _at_least(phases.now, 20), 30, "load during the outage")
+                    not_ready = await client.get("/health/ready")
+                    assert not_ready.status_code == 503, not_ready.text
+                    assert not_ready.json()["error"]["code"] == "DATABASE_UNAVAILABLE"
                     await asyncio.sleep(max(0.0, OUTAGE_S - (time.monotonic() - outage_started)))
                     await asyncio.to_thread(postgres.start)
                     outage_s = time.monotonic() - outage_started
