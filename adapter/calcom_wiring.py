@@ -12,7 +12,9 @@ from dataclasses import dataclass
 import httpx
 
 from calcom_client import CalcomClient
+from calcom_client.retry import RetryPolicy
 from calcom_client.simulator import CalcomSimulator
+from calcom_client.transport import DEFAULT_TIMEOUT
 from core.settings import Settings
 
 SIMULATOR_URL = "http://calcom.simulator"
@@ -38,7 +40,13 @@ def connect_calcom(settings: Settings, *, simulator: CalcomSimulator | None = No
         http = httpx.AsyncClient(
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20), follow_redirects=False
         )
-        return CalcomConnection(CalcomClient(http, settings.calcom_api_url), http)
+        budget = settings.calcom_retry_budget_seconds
+        policy = RetryPolicy(budget=budget, max_server_wait=min(RetryPolicy().max_server_wait, budget))
+        wait = settings.calcom_timeout_seconds
+        timeout = httpx.Timeout(
+            connect=min(DEFAULT_TIMEOUT.connect or wait, wait), read=wait, write=wait, pool=DEFAULT_TIMEOUT.pool
+        )
+        return CalcomConnection(CalcomClient(http, settings.calcom_api_url, policy=policy, timeout=timeout), http)
     simulator = simulator or CalcomSimulator(delay_seconds=settings.calcom_simulator_delay_ms / 1000)
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator.app), base_url=SIMULATOR_URL)
     return CalcomConnection(CalcomClient(http, SIMULATOR_URL), http, simulator)

@@ -26,12 +26,13 @@ from litestar.exceptions import (
 )
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from pydantic.alias_generators import to_camel
-from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from adapter.envelope import error_body
 from adapter.monitoring import report_request_error
 from adapter.request_context import REQUEST_ID_HEADER, current_request_id, new_request_id, note_error_code
+from core.database import is_unavailable
 from core.errors import RateLimited, ThotisError
 from core.i18n import catalogs, negotiate
 
@@ -172,11 +173,20 @@ def handle_database_down(request: Request[Any, Any, Any], exc: Exception) -> Res
     return _respond(request, 503, "DATABASE_UNAVAILABLE", "The database is unavailable, try again shortly.")
 
 
+def handle_database_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """Any other driver error: a 503 when the database is going away or refusing connections
+    (asyncpg's "shutting down", "terminating connection", …), else unexpected."""
+    if is_unavailable(exc):
+        return handle_database_down(request, exc)
+    return handle_unexpected(request, exc)
+
+
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     ThotisError: handle_thotis_error,
     HTTPException: handle_http_exception,
     DataError: handle_data_error,
     RecursionError: handle_recursion,
+    DBAPIError: handle_database_error,
     OperationalError: handle_database_down,
     InterfaceError: handle_database_down,
     PoolTimeout: handle_database_down,

@@ -6,10 +6,13 @@ without touching Cal.com's tables.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 
 from sqlalchemy import MetaData, text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -17,6 +20,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+
+log = logging.getLogger(__name__)
 
 SCHEMA = "thotis"
 
@@ -43,6 +48,26 @@ def asyncpg_url(url: str) -> str:
     return url
 
 
+#: SQLSTATEs of a database that is unreachable or going away, not of a bad statement: class 08
+#: (connection exception), 57P01–57P03 (admin/crash shutdown, "cannot connect now" while it shuts
+#: down or starts up) and 53300 (too many connections). asyncpg raises these as plain errors, which
+#: SQLAlchemy wraps in a bare `DBAPIError`, not an `OperationalError`.
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means the database cannot be reached right now (a 503 to retry), rather than
+    a bug or a refused statement."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | ConnectionError):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        return isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+    return False
+
+
 _AFTER_COMMIT = "thotis.after_commit"
 
 
@@ -63,17 +88,51 @@ def pending_after_commit(session: AsyncSession, key: Hashable) -> Callable[[], A
     return pending.get(key)
 
 
+_ON_ROLLBACK = "thotis.on_rollback"
+
+
+def on_rollback(session: AsyncSession, callback: Callable[[], Awaitable[None]], *, key: Hashable) -> None:
+    """Run `callback` if the session's transaction does not commit: it rolls back, or the commit
+    itself fails (the database went away). It undoes what was done outside the database for this
+    transaction, such as a booking already made in Cal.com, so nothing is left half-written."""
+    session.info.setdefault(_ON_ROLLBACK, {})[key] = callback
+
+
+def discard_on_rollback(session: AsyncSession, key: Hashable) -> None:
+    """Forget the callback registered under `key` (the caller has undone the work itself)."""
+    session.info.get(_ON_ROLLBACK, {}).pop(key, None)
+
+
+async def _compensate(session: AsyncSession) -> None:
+    for callback in session.info.pop(_ON_ROLLBACK, {}).values():
+        try:
+            await callback()
+        except Exception:
+            log.exception("undoing the work of a transaction that did not commit failed")
+
+
 async def commit(session: AsyncSession) -> None:
-    """Commit, then run the callbacks registered with `after_commit`."""
-    await session.commit()
+    """Commit, then run the callbacks registered with `after_commit`; if the commit fails, run
+    those registered with `on_rollback` instead, and raise."""
+    try:
+        await session.commit()
+    except BaseException:
+        session.info.pop(_AFTER_COMMIT, None)
+        await _compensate(session)
+        raise
+    session.info.pop(_ON_ROLLBACK, None)
     for callback in session.info.pop(_AFTER_COMMIT, {}).values():
         await callback()
 
 
 async def rollback(session: AsyncSession) -> None:
-    """Roll back and forget the callbacks: what they were for did not happen."""
+    """Roll back and forget the `after_commit` callbacks: what they were for did not happen; run
+    the `on_rollback` ones, even when the rollback itself fails (the database is gone)."""
     session.info.pop(_AFTER_COMMIT, None)
-    await session.rollback()
+    try:
+        await session.rollback()
+    finally:
+        await _compensate(session)
 
 
 class Database:

@@ -12,6 +12,9 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
@@ -29,6 +32,11 @@ def connect_redis(url: str, *, timeout_seconds: float = 0.5, wait_seconds: float
     all connections are busy a call waits for one (up to `wait_seconds`) instead of failing with
     "too many connections", and opening a connection may take as long, since a burst keeps the
     event loop busy; replies still have `timeout_seconds`, so a Redis that hangs is detected.
+
+    A command that finds its pooled connection closed (Redis restarted) is sent once more on a new
+    connection: without that, every stale connection left in the pool fails one request after a
+    restart and trips the breaker again, keeping the service degraded after Redis is back. Timeouts
+    are not retried, so a hung Redis still costs one timeout.
     """
     pool = BlockingConnectionPool.from_url(
         url,
@@ -37,6 +45,7 @@ def connect_redis(url: str, *, timeout_seconds: float = 0.5, wait_seconds: float
         health_check_interval=30,
         max_connections=100,
         timeout=wait_seconds,
+        retry=Retry(NoBackoff(), retries=1, supported_errors=(RedisConnectionError,)),
     )
     return Redis.from_pool(pool)
 

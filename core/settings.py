@@ -117,6 +117,16 @@ class Settings(BaseSettings):
     calcom_webhook_secret: SecretStr | None = Field(
         None, description="Secret shared with Cal.com for `X-Cal-Signature-256`."
     )
+    calcom_timeout_seconds: float = Field(
+        10.0, gt=0, le=120, description="Longest wait for Cal.com's answer to one attempt (read and write)."
+    )
+    calcom_retry_budget_seconds: float = Field(
+        15.0,
+        gt=0,
+        le=300,
+        description="Time a Cal.com call may take with all its retries (429, 5xx, timeouts) before the "
+        "caller gets 503 CALCOM_UNAVAILABLE or 504 CALCOM_TIMEOUT.",
+    )
     calcom_webhook_tolerance_seconds: int = Field(
         600,
         ge=10,

@@ -6,6 +6,7 @@ signs them; the app's clock is pinned to NOW by the `simulator` fixture.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import uuid
@@ -17,10 +18,12 @@ import httpx
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapter.services import Services
 from calcom_client.simulator import CalcomSimulator
 from core.clock import FixedClock
+from core.database import commit
 from tests.adapter.conftest import NOW
 from tests.adapter.helpers import ADMIN, SERVICE, assert_error
 from tests.adapter.test_availability import linked_mentor
@@ -29,8 +32,9 @@ from tests.adapter.test_calcom_webhooks import URL, signed
 from tests.conftest import reset
 from tests.webhooks_in import payloads
 from tests.webhooks_in.payloads import Booking
+from thotis_ext.sessions.lifecycle import Outcome, SessionLifecycle
 from webhooks_in import inbox
-from webhooks_in.parsing import CHANGES
+from webhooks_in.parsing import CHANGES, InboundWebhook, booking_facts, parse_webhook
 
 COUNTERS = (
     "scheduled_sessions",
@@ -318,3 +322,34 @@ class TestOwnBookingRace:
         async with services.database.engine.connect() as connection:
             events = await connection.scalar(text("SELECT count(*) FROM thotis.webhook_messages"))
         assert events == 1  # booking.created, from the API request only
+
+
+class TestConcurrentApplication:
+    """Two webhooks of one booking applied at the same time, in two transactions (the route
+    applies each as it arrives): the later state wins, as in one in-order delivery."""
+
+    async def test_a_cancellation_racing_its_creation_still_cancels(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
+    ) -> None:
+        event_type_id, organizer = await mentor_event_type(api, simulator)
+        raced = booking(event_type_id, SLOT, organizer)
+        created = parse_webhook(payloads.created(raced, NOW))
+        cancelled = parse_webhook(payloads.cancelled(raced, NOW, by=raced.attendee_email))
+
+        async def apply(session: AsyncSession, event: InboundWebhook) -> Outcome:
+            facts = booking_facts(event)
+            assert event.change is not None and facts is not None
+            return await SessionLifecycle(session, services.cache, services.clock).apply(event.change, facts)
+
+        async with services.database.sessionmaker() as creating, services.database.sessionmaker() as cancelling:
+            assert await apply(creating, created) is Outcome.APPLIED  # inserted, not committed yet
+            racing = asyncio.create_task(apply(cancelling, cancelled))  # sees no row, its insert waits
+            await asyncio.sleep(0.3)
+            assert not racing.done()
+            await commit(creating)
+            assert await racing is Outcome.APPLIED
+            await commit(cancelling)
+        row = await session_row(services, raced.uid)
+        assert row is not None and row["status"] == "cancelled"
+        assert (await counters(services))["scheduled_sessions"] == 0
+        assert (await counters(services))["cancelled_sessions"] == 1

@@ -43,6 +43,10 @@ class BookingChange(StrEnum):
     NO_SHOW = "no_show"
 
 
+class _RowAppeared(Exception):
+    """The row this change was about to create was committed meanwhile by a concurrent change."""
+
+
 class Outcome(StrEnum):
     """What applying a change did."""
 
@@ -100,7 +104,15 @@ class SessionLifecycle:
             BookingChange.ENDED: self._ended,
             BookingChange.NO_SHOW: self._no_show,
         }[change]
-        return await handler(facts)
+        try:
+            return await handler(facts)
+        except _RowAppeared:
+            # Another event of the same booking (its creation) recorded the row while this one was
+            # inserting it: the row is committed now, so apply this change to it as it stands.
+            try:
+                return await handler(facts)
+            except _RowAppeared:
+                return Outcome.DEFERRED  # the sweep tries again
 
     async def _created(self, facts: BookingFacts) -> Outcome:
         row = await self.sessions.get(facts.uid, for_update=True)
@@ -268,8 +280,11 @@ class SessionLifecycle:
                 self.sessions.add(row)
                 await self.session.flush()
         except IntegrityError as exc:
-            if "pk_sessions" in str(exc.orig):  # recorded meanwhile by the request that booked it
-                return Outcome.UNCHANGED
+            if "pk_sessions" in str(exc.orig):  # recorded meanwhile: by the request that booked it,
+                # or by another webhook of this booking applied at the same time
+                if status is SessionStatus.SCHEDULED and rescheduled_from is None:
+                    return Outcome.UNCHANGED  # a creation adds nothing to a row that exists
+                raise _RowAppeared(facts.uid) from exc  # a later state must still be applied to it
             # Another scheduled session holds that start, or Cal.com reused a booking id: keep ours.
             log.warning("Cal.com booking %s not recorded: %s", facts.uid, str(exc.orig).splitlines()[0])
             return Outcome.IGNORED

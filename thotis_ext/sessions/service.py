@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from calcom_client import Attendee, Booking, CalcomBadRequest, CalcomClient, CalcomError
 from core.cache import Cache
 from core.clock import Clock
+from core.database import discard_on_rollback, on_rollback
 from core.errors import BusinessRuleViolation, Conflict, Forbidden, InvalidInput, NotFound
 from thotis_ext import events, rules
 from thotis_ext.availability import MentorNotBookable, slots_group
@@ -99,11 +100,16 @@ class SessionService:
         booking = await self._book_in_calcom(mentor, start, fields)
         row = _scheduled_row(booking, mentor.user_id, start, fields)
         api_key = self.linker.api_key_for(mentor)  # read now: a failed flush leaves `mentor` unloadable
+        # Whatever stops this transaction from committing from here on (the database going away
+        # mid-request, a failed commit) cancels the Cal.com booking again: recorded in both or neither.
+        undo_key = ("undo-booking", booking.uid)
+        on_rollback(self.session, lambda: self._undo_booking(booking.uid, api_key), key=undo_key)
         try:
             # No savepoint: on a conflict the whole request's transaction is rolled back anyway.
             self.sessions.add(row)
             await self.session.flush()
         except IntegrityError as exc:
+            discard_on_rollback(self.session, undo_key)
             await self._undo_booking(booking.uid, api_key)
             if "uq_sessions_mentor_scheduled_start" in str(exc.orig):
                 raise SlotUnavailable(details={"start": start.isoformat()}) from exc
