@@ -66,7 +66,16 @@ class TextFormatter(logging.Formatter):
         super().__init__(TEXT_FORMAT)
 
     def format(self, record: logging.LogRecord) -> str:
-        return scrub_text(super().format(record))
+        # Only what the record carries is masked: the line's own time and request id need no pass.
+        record.message = scrub_text(record.getMessage())
+        if self.usesTime():
+            record.asctime = self.formatTime(record, self.datefmt)
+        line = self.formatMessage(record)
+        if record.exc_info:
+            line += "\n" + scrub_text(self.formatException(record.exc_info))
+        elif record.stack_info:
+            line += "\n" + scrub_text(self.formatStack(record.stack_info))
+        return line
 
 
 def configure_logging(level: str, log_format: LogFormat = LogFormat.TEXT) -> None:
@@ -82,10 +91,15 @@ def configure_logging(level: str, log_format: LogFormat = LogFormat.TEXT) -> Non
     root.addHandler(handler)
     root.setLevel(level.upper())
     # uvicorn's own handlers (when something installed them) would print each line twice, differently.
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()
         uvicorn_logger.propagate = True
+    # uvicorn's access line stays off (it checks `hasHandlers()`): ours (thotis.access) replaces it,
+    # and uvicorn's carries the client address and the query string, and a rating link's token.
+    uvicorn_access = logging.getLogger("uvicorn.access")
+    uvicorn_access.handlers.clear()
+    uvicorn_access.propagate = False
     # One INFO line per outgoing HTTP call (Cal.com, webhooks) drowns the service's own logs.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
     # taskiq logs every scheduled send and every task start at INFO: several lines a second. The

@@ -8,8 +8,9 @@ import logging
 import sys
 from datetime import datetime, timedelta
 
-from adapter.logging_setup import ContextFilter, JsonFormatter, TextFormatter
+from adapter.logging_setup import ContextFilter, JsonFormatter, TextFormatter, configure_logging
 from adapter.request_context import request_id_var
+from core.settings import LogFormat
 
 
 def record(message: str, *args: object, **extra: object) -> logging.LogRecord:
@@ -51,3 +52,21 @@ class TestTextFormatter:
     def test_one_readable_line_with_the_request_id_and_masked_emails(self) -> None:
         line = TextFormatter().format(record("booked by %s", "lea@example.org"))
         assert "WARNING" in line and "thotis.test request_id=- booked by [email]" in line
+
+
+class TestConfigureLogging:
+    def test_uvicorn_keeps_its_own_access_line_off(self) -> None:
+        """uvicorn logs an access line when its logger has handlers; that line carries the query
+        string and a rating link's token, and ours (thotis.access) replaces it."""
+        root = logging.getLogger()
+        before = list(root.handlers), root.level
+        try:
+            configure_logging("INFO", LogFormat.TEXT)
+            assert not logging.getLogger("uvicorn.access").hasHandlers()
+            assert logging.getLogger("uvicorn.error").hasHandlers()
+            assert logging.getLogger("thotis.access").hasHandlers()
+        finally:
+            for handler in list(root.handlers):
+                if handler not in before[0]:
+                    root.removeHandler(handler)
+            root.setLevel(before[1])
