@@ -8,7 +8,7 @@ again to the window at the moment it is served, so a cached slot that has moved 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -95,6 +95,33 @@ class AvailabilityService:
             for slot in slots
             if window[0] <= slot.start and slot.end <= upper and rules.is_offerable_slot(slot.start, slot.end, now)
         ]
+
+    async def free_slots_json(
+        self, user_id: str, start: datetime | None, end: datetime | None, zone: ZoneInfo
+    ) -> bytes:
+        """`free_slots` as the JSON of `slots_view` in `zone`, itself cached for the current minute.
+
+        A 30-day range holds some 700 slots: converting them to the caller's zone and to text costs
+        ten times a cached profile read, on every read. The rendered list is cached per range, zone
+        and minute (what the booking window depends on), in the mentor's slot group, so a booking
+        drops it with the slots.
+
+        Raises:
+            ProfileNotFound, MentorNotBookable, CalcomUnreachable, CalcomTooSlow, CalcomRejected
+        """
+        event_type_id = await self._event_type_of(user_id)
+        now = self.clock.now()
+        minute = now.replace(second=0, microsecond=0)
+        key = "slots-view:" + "|".join(
+            (str(event_type_id), _key_part(start), _key_part(end), zone.key, minute.isoformat())
+        )
+        group = slots_group(event_type_id)
+        cached = await self.cache.get_bytes(key, group=group)
+        if cached is not None:
+            return cached
+        value = dump(slots_view(await self.free_slots(user_id, start, end), zone))
+        await self.cache.set_bytes(key, value, VIEW_TTL_SECONDS, group=group)
+        return value
 
     async def _event_type_of(self, user_id: str) -> int:
         """The event type of a public, linked mentor, through the profile cache (hits skip the DB).
@@ -184,6 +211,14 @@ async def refresh_free_slot_count(client: CalcomClient, profile: StudentProfile,
     profile.next_available_at = starts[0] if starts else None
     profile.slots_refreshed_at = now
     return len(starts)
+
+
+#: A rendered slot list is asked for again within the minute it was made for, or not at all.
+VIEW_TTL_SECONDS = 60
+
+
+def _key_part(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.astimezone(UTC).isoformat()
 
 
 def slots_view(slots: list[Slot], zone: ZoneInfo) -> list[dict[str, Any]]:

@@ -13,11 +13,11 @@ from litestar.params import FromPath, QueryParameter
 from pydantic import BaseModel
 
 from adapter.auth import Role
-from adapter.envelope import Envelope, ok
+from adapter.envelope import Envelope, ok_json
 from adapter.guards import allow
 from adapter.routes.docs import errors
 from core.errors import InvalidInput
-from thotis_ext.availability import AvailabilityService, slots_view
+from thotis_ext.availability import AvailabilityService
 
 MAX_RANGE = timedelta(days=31)
 
@@ -73,5 +73,4 @@ async def availability(
     lower, upper = _instant(start, "start"), _instant(end, "end")
     if lower is not None and upper is not None and (upper <= lower or upper - lower > MAX_RANGE):
         raise InvalidInput("end must be after start, at most 31 days later.", code="INVALID_RANGE")
-    slots = await availability.free_slots(user_id, lower, upper)
-    return ok(slots_view(slots, zone))
+    return ok_json(await availability.free_slots_json(user_id, lower, upper, zone))
