@@ -365,9 +365,11 @@ def run_mix(opts: MixOptions) -> int:
         asyncio.run(create_database(opts.postgres_url, names.database))
         database_created = True
         token = service_token(ttl_seconds=6 * 3600)
+        # The worker runs the loops `serve` leaves to it, at their production defaults.
         jobs_env = {
             "THOTIS_CALCOM_WEBHOOK_SECRET": DEMO_CALCOM_WEBHOOK_SECRET,
-            "THOTIS_WEBHOOK_DELIVERY_INTERVAL_SECONDS": "0.2",
+            "THOTIS_WEBHOOK_DELIVERY_INTERVAL_SECONDS": "1.0",
+            "THOTIS_CALCOM_INBOX_SWEEP_SECONDS": "5",
         }
         sidecar = app_server(
             db_url=db_url, redis_url=opts.redis_url, prefix=names.redis_prefix, workers=opts.workers,
