@@ -26,7 +26,7 @@ from core.crypto import SecretBox
 from core.database import Database
 from core.redis import RedisGateway, connect_redis
 from core.settings import DEMO_CALCOM_WEBHOOK_SECRET, Settings
-from thotis_ext.availability import AvailabilityService
+from thotis_ext.availability import refresh_slot_count
 from thotis_ext.calcom_link import CalcomLinker
 from thotis_ext.models import Session as SessionRow
 from thotis_ext.profiles.service import ProfileConfig, ProfileService
@@ -79,9 +79,8 @@ async def seed_database(
             service = ProfileService(session, cache, box, ProfileConfig(), linker)
             created = await seed_profiles(service, per_field, with_calcom=linker is not None)
             if calcom is not None:  # count free slots so discovery order and `available` show something
-                counter = AvailabilityService(session, calcom.client, cache, SystemClock())
                 for user_id, _ in sample_profiles(per_field):
-                    await counter.refresh_slot_count(user_id)
+                    await refresh_slot_count(session, calcom.client, cache, SystemClock().now(), user_id)
             return created
     finally:
         if calcom is not None:

@@ -49,19 +49,17 @@ def provide_profile_reads(request: Request[Any, Any, Any]) -> ProfileReads:
     return services_of(request).profile_reads
 
 
-async def provide_availability_service(
-    request: Request[Any, Any, Any],
-) -> AsyncGenerator[AvailabilityService, None]:
+def provide_availability_service(request: Request[Any, Any, Any]) -> AvailabilityService:
+    """Slots are read from the cache or Cal.com: no unit of work (a profile miss opens its own session)."""
     services = services_of(request)
-    async for session in unit_of_work(request):
-        yield AvailabilityService(
-            session,
-            services.calcom.client,
-            services.cache,
-            services.clock,
-            ttl_seconds=services.settings.cache_slots_ttl_seconds,
-            profile_ttl_seconds=services.settings.cache_profile_ttl_seconds,
-        )
+    return AvailabilityService(
+        services.profile_reads.repository,
+        services.calcom.client,
+        services.cache,
+        services.clock,
+        ttl_seconds=services.settings.cache_slots_ttl_seconds,
+        profile_ttl_seconds=services.settings.cache_profile_ttl_seconds,
+    )
 
 
 def principal_of(request: Request[Any, Any, Any]) -> Principal:
@@ -85,7 +83,7 @@ async def provide_rating_service(request: Request[Any, Any, Any]) -> AsyncGenera
 DEPENDENCIES = {
     "profiles": Provide(provide_profile_service),
     "reads": Provide(provide_profile_reads, sync_to_thread=False),
-    "availability": Provide(provide_availability_service),
+    "availability": Provide(provide_availability_service, sync_to_thread=False),
     "sessions": Provide(provide_session_service),
     "ratings": Provide(provide_rating_service),
 }

@@ -7,6 +7,8 @@ again to the window at the moment it is served, so a cached slot that has moved 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -56,12 +58,17 @@ def _minute(moment: datetime) -> datetime:
     return floored if floored == moment else floored + timedelta(minutes=1)
 
 
+#: Opens a profile repository for one read, e.g. `ProfileReads.repository` (a session of its own)
+#: or `lambda: nullcontext(ProfileRepository(session))` (the caller's session).
+Repositories = Callable[[], AbstractAsyncContextManager[ProfileRepository]]
+
+
 class AvailabilityService:
-    """Reads slots from Cal.com through a short cache."""
+    """Reads slots from Cal.com through a short cache; the database only when the cache misses."""
 
     def __init__(
         self,
-        session: AsyncSession,
+        repositories: Repositories,
         client: CalcomClient,
         cache: Cache,
         clock: Clock,
@@ -69,7 +76,7 @@ class AvailabilityService:
         ttl_seconds: int = 120,
         profile_ttl_seconds: int = 300,
     ) -> None:
-        self.repo = ProfileRepository(session)
+        self.repositories = repositories
         self.client = client
         self.cache = cache
         self.clock = clock
@@ -132,12 +139,13 @@ class AvailabilityService:
         check_user_id(user_id)
 
         async def load() -> dict[str, Any]:
-            profile = await self.repo.get(user_id)
-            if profile is None or not (profile.is_active and profile.is_complete):
-                return {"state": "missing"}
-            if profile.calcom_link_status != CalcomLinkStatus.LINKED.value or profile.calcom_event_type_id is None:
-                return {"state": "unlinked"}
-            return {"state": "bookable", "eventTypeId": profile.calcom_event_type_id}
+            async with self.repositories() as repo:
+                profile = await repo.get(user_id)
+                if profile is None or not (profile.is_active and profile.is_complete):
+                    return {"state": "missing"}
+                if profile.calcom_link_status != CalcomLinkStatus.LINKED.value or profile.calcom_event_type_id is None:
+                    return {"state": "unlinked"}
+                return {"state": "bookable", "eventTypeId": profile.calcom_event_type_id}
 
         target = msgspec.json.decode(
             await self.cache.get_or_load(booking_target_key(user_id), load, self.profile_ttl_seconds)
@@ -147,21 +155,6 @@ class AvailabilityService:
         if target["state"] == "unlinked":
             raise MentorNotBookable()
         return int(target["eventTypeId"])
-
-    async def refresh_slot_count(self, user_id: str) -> int:
-        """Recount one mentor's free slots in the next 7 days (for the sync job and the demo).
-
-        Raises:
-            ProfileNotFound, CalcomUnreachable, CalcomTooSlow, CalcomRejected
-        """
-        check_user_id(user_id)
-        profile = await self.repo.get(user_id, for_update=True)
-        if profile is None:
-            raise ProfileNotFound()
-        count = await refresh_free_slot_count(self.client, profile, self.clock.now())
-        await self.repo.session.flush()
-        invalidate_profile_after_commit(self.repo.session, self.cache, user_id)
-        return count
 
     async def _cached_slots(self, event_type_id: int, start: datetime, end: datetime) -> list[Slot]:
         key = f"slots:{event_type_id}:{start.isoformat()}:{end.isoformat()}"
@@ -185,6 +178,26 @@ class AvailabilityService:
             key, dump([[s.start.isoformat(), s.end.isoformat()] for s in slots]), self.ttl_seconds, group=group
         )
         return slots
+
+
+async def refresh_slot_count(
+    session: AsyncSession, client: CalcomClient, cache: Cache, now: datetime, user_id: str
+) -> int:
+    """Recount one mentor's free slots in the next 7 days (for the sync job and the demo), in the
+    caller's transaction; their cached views are dropped once it commits.
+
+    Raises:
+        ProfileNotFound, CalcomUnreachable, CalcomTooSlow, CalcomRejected
+    """
+    check_user_id(user_id)
+    repo = ProfileRepository(session)
+    profile = await repo.get(user_id, for_update=True)
+    if profile is None:
+        raise ProfileNotFound()
+    count = await refresh_free_slot_count(client, profile, now)
+    await session.flush()
+    invalidate_profile_after_commit(session, cache, user_id)
+    return count
 
 
 async def refresh_free_slot_count(client: CalcomClient, profile: StudentProfile, now: datetime) -> int:

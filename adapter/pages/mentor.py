@@ -55,7 +55,7 @@ async def _space(request: Request[Any, Any, Any], principal: Principal, *, statu
         sessions = SessionService(db, services.calcom.client, services.linker, services.cache, services.clock)
         upcoming = await sessions.of_mentor(principal.sub, upcoming=True)
         past = await sessions.of_mentor(principal.sub, upcoming=False)
-        choices = await _reschedule_choices(request, db, principal.sub) if upcoming and profile else []
+        choices = await _reschedule_choices(request, principal.sub) if upcoming and profile else []
     now = services.clock.now()
 
     def when(iso: str) -> str:
@@ -87,13 +87,14 @@ def _as_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-async def _reschedule_choices(request: Request[Any, Any, Any], db: Any, mentor_id: str) -> list[str]:
+async def _reschedule_choices(request: Request[Any, Any, Any], mentor_id: str) -> list[str]:
     services = services_of(request)
     now = services.clock.now()
     try:
-        slots = await AvailabilityService(db, services.calcom.client, services.cache, services.clock).free_slots(
-            mentor_id, None, now + RESCHEDULE_HORIZON
+        availability = AvailabilityService(
+            services.profile_reads.repository, services.calcom.client, services.cache, services.clock
         )
+        slots = await availability.free_slots(mentor_id, None, now + RESCHEDULE_HORIZON)
     except ThotisError:
         return []  # Cal.com unreachable or the mentor unlinked: no choice offered, the page still works
     return [slot.start.isoformat() for slot in slots[:100]]

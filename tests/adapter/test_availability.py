@@ -234,7 +234,7 @@ class TestFreeSlotCounts:
         simulator: CalcomSimulator,
         kinds: list[str],
     ) -> None:
-        from thotis_ext.availability import AvailabilityService
+        from thotis_ext.availability import refresh_slot_count
 
         await reset(services)
         for i, kind in enumerate(kinds):
@@ -245,9 +245,8 @@ class TestFreeSlotCounts:
             if kind == "busy":
                 simulator.add_busy(user, NOW - timedelta(days=1), NOW + timedelta(days=8))
         async with services.database.session() as session:
-            counter = AvailabilityService(session, services.calcom.client, services.cache, services.clock)
             for i in range(len(kinds)):
-                await counter.refresh_slot_count(f"m{i}")
+                await refresh_slot_count(session, services.calcom.client, services.cache, services.clock.now(), f"m{i}")
         listed = (await session_client.get(API, params={"available": "true"}, headers=SERVICE)).json()
         assert {m["userId"] for m in listed["data"]} == {f"m{i}" for i, k in enumerate(kinds) if k == "free"}
         assert all(m["availableSlots7d"] > 0 and m["nextAvailableAt"] for m in listed["data"])

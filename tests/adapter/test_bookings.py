@@ -310,12 +310,13 @@ class TestFreeSlotCountFollowsBookings:
     async def test_booking_and_cancelling_move_the_7_day_count(
         self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
     ) -> None:
-        from thotis_ext.availability import AvailabilityService
+        from thotis_ext.availability import refresh_slot_count
 
         await linked_mentor(api, simulator)
         async with services.database.session() as session:
-            counter = AvailabilityService(session, services.calcom.client, services.cache, services.clock)
-            before = await counter.refresh_slot_count("m1")
+            before = await refresh_slot_count(
+                session, services.calcom.client, services.cache, services.clock.now(), "m1"
+            )
         assert before > 0
 
         async def count() -> int:

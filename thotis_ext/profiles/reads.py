@@ -51,7 +51,7 @@ class ProfileReads:
         self.config = config
 
     @asynccontextmanager
-    async def _repository(self) -> AsyncIterator[ProfileRepository]:
+    async def repository(self) -> AsyncIterator[ProfileRepository]:
         """A repository over a session of its own, closed (read only, never committed) after the load."""
         async with self._sessions() as session:
             yield ProfileRepository(session)
@@ -65,7 +65,7 @@ class ProfileReads:
         check_user_id(user_id)
 
         async def load() -> dict[str, Any] | None:
-            async with self._repository() as repo:
+            async with self.repository() as repo:
                 profile = await repo.get(user_id)
                 if profile is None or not (profile.is_active and profile.is_complete):
                     return None
@@ -85,7 +85,7 @@ class ProfileReads:
         check_user_id(user_id)
 
         async def load() -> dict[str, Any] | None:
-            async with self._repository() as repo:
+            async with self.repository() as repo:
                 profile = await repo.get(user_id)
                 return private_view(profile, self.config.media_base_url) if profile else None
 
@@ -104,7 +104,7 @@ class ProfileReads:
         check_user_id(user_id)
 
         async def load() -> dict[str, Any] | None:
-            async with self._repository() as repo:
+            async with self.repository() as repo:
                 profile = await repo.get(user_id)
                 return stats_view(profile) if profile is not None else None
 
@@ -118,7 +118,7 @@ class ProfileReads:
         offset = (page - 1) * page_size
 
         async def load() -> dict[str, Any]:
-            async with self._repository() as repo:
+            async with self.repository() as repo:
                 rows, total = await repo.list_public(filters, offset=offset, limit=page_size)
                 media = self.config.media_base_url
                 return {"t": total, "i": [summary_view(row, media) for row in rows]}
@@ -141,7 +141,7 @@ class ProfileReads:
         if cached is not None:
             names: list[str] = msgspec.json.decode(cached)
             return names
-        async with self._repository() as repo:
+        async with self.repository() as repo:
             names = await repo.public_universities()
         await self.cache.set_bytes(key, dump(names), self.config.list_ttl_seconds, group=LIST_GROUP)
         return names
