@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections import Counter
 from functools import partial
 from typing import Any
 
@@ -24,15 +25,19 @@ from benchmarks.locustfile import make_user_class
 from benchmarks.recording import TOKEN_ENV, Recorder
 
 
-def _on_request(
+def on_request(
     recorder: Recorder,
+    statuses: Counter[str] | None,
     name: str,
     response_time: float,
     exception: BaseException | None = None,
     response: Any = None,
     **_: Any,
 ) -> None:
-    """Locust's request event → the recorder; HTTP errors keep their status and body."""
+    """Locust's request event → the recorder (and `statuses`, "<route> <status>" counted while
+    measuring, when given); HTTP errors keep their status and body."""
+    if statuses is not None and recorder.measuring:
+        statuses[f"{name} {getattr(response, 'status_code', None) or 'none'}"] += 1
     if exception is None:
         recorder.ok(name, response_time)
         return
@@ -48,7 +53,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     user_class = make_user_class(host=args.host, token=args.token, routes=routes, per_user_rate=per_user_rate)
     env = Environment(user_classes=[user_class], host=args.host)
     recorder = Recorder()
-    env.events.request.add_listener(partial(_on_request, recorder))
+    env.events.request.add_listener(partial(on_request, recorder, None))
     runner = env.create_local_runner()
     # Spawn everyone within ~1 s (or the warm-up if shorter) so the warm-up sees the full load.
     runner.start(args.users, spawn_rate=args.users / max(0.5, min(1.0, args.warmup / 2)))

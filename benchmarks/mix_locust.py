@@ -33,6 +33,7 @@ from locust import FastHttpUser, constant_throughput, task
 from locust.env import Environment
 
 from benchmarks.cpu import CpuSnapshot
+from benchmarks.loadgen import on_request
 from benchmarks.recording import TOKEN_ENV, Recorder
 
 #: Route name → share of the requests. A directory visitor reads lists and profiles, fewer look at
@@ -139,25 +140,6 @@ class MixUser(FastHttpUser):
                 response.success()
 
 
-def _on_request(
-    recorder: Recorder,
-    statuses: Counter[str],
-    name: str,
-    response_time: float,
-    exception: BaseException | None = None,
-    response: Any = None,
-    **_: Any,
-) -> None:
-    status = getattr(response, "status_code", None)
-    if recorder.measuring:
-        statuses[f"{name} {status or 'none'}"] += 1
-    if exception is None:
-        recorder.ok(name, response_time)
-        return
-    body = (getattr(response, "text", None) or "")[:300] if status else ""
-    recorder.error(name, f"HTTP {status}" if status else type(exception).__name__, f"{exception!r} {body}")
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     with open(args.plan, encoding="utf-8") as source:
         plan = Plan(json.load(source))
@@ -172,7 +154,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )  # fmt: skip
     env = Environment(user_classes=[user_class], host=args.host)
     recorder, statuses = Recorder(), Counter[str]()
-    env.events.request.add_listener(partial(_on_request, recorder, statuses))
+    env.events.request.add_listener(partial(on_request, recorder, statuses))
     runner = env.create_local_runner()
     runner.start(args.users, spawn_rate=args.users / max(0.5, min(1.0, args.warmup / 2)))
     gevent.sleep(args.warmup)

@@ -94,6 +94,11 @@ async def reset(services: Services) -> None:
     """Empty the sidecar's tables and this run's Redis keys: each test starts from nothing."""
     async with services.database.engine.begin() as connection:
         await connection.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    await empty_caches(services)
+
+
+async def empty_caches(services: Services) -> None:
+    """Drop this run's Redis keys (cache, limits) and this process's local cache copies."""
     client = services.redis.client
     assert client is not None
     keys = [key async for key in client.scan_iter(match=services.settings.redis_key_prefix + "*", count=1000)]

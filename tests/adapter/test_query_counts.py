@@ -18,6 +18,7 @@ from adapter.auth import Role
 from adapter.services import Services
 from tests.adapter.helpers import SERVICE, auth, create_profile
 from tests.adapter.test_admin_page import signed_in
+from tests.conftest import empty_caches
 from tests.factories import STUDENT_EMAIL, insert_sessions, valid_body
 
 ADMIN = auth(Role.ADMIN, "admin")
@@ -77,15 +78,6 @@ async def statements_per_route(api: httpx.AsyncClient, services: Services) -> di
         assert response.status_code == 200, (path, response.text[:300])
         counts[path] = len(statements)
     return counts
-
-
-async def empty_caches(services: Services) -> None:
-    client = services.redis.client
-    assert client is not None
-    keys = [key async for key in client.scan_iter(match=services.settings.redis_key_prefix + "*", count=1000)]
-    if keys:
-        await client.unlink(*keys)
-    services.cache.clear_local()
 
 
 class TestNoNPlusOne:
