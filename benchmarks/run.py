@@ -46,7 +46,7 @@ from benchmarks.stack import (
     stop_group,
 )
 
-DEFAULT_STEPS = "200,400,600,800,1000,1200,1500,2000,2500"
+DEFAULT_STEPS = "200,400,600,800,1000,1500,2000,2500,3000,4000,5000"
 QUICK_STEPS = "200,500,1000"
 OPEN_LOOP_ROUTES = ("list", "search", "profile")
 CLOSED_LOOP_ORDER = ("ceiling", "list", "profile", "search", "ceiling")
