@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import ColumnElement, case, exists, false, literal, null, or_, select, text, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +22,7 @@ from core.cache import Cache
 from core.clock import Clock
 from core.database import Database
 from core.errors import Unauthenticated
+from thotis_ext.models import Session, StudentProfile
 from thotis_ext.sessions.lifecycle import Outcome, SessionLifecycle
 from webhooks_in.models import CalcomWebhookEvent
 from webhooks_in.parsing import InboundWebhook, booking_facts, parse_webhook
@@ -54,8 +55,38 @@ def check_fresh(event: InboundWebhook, now: datetime, tolerance: timedelta) -> N
         raise StaleWebhook(details={"createdAt": event.sent_at.isoformat()})
 
 
-async def record(session: AsyncSession, event: InboundWebhook, received_at: datetime) -> int | None:
-    """Store the event unless an equal one was stored before; its id, or None for a duplicate."""
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A stored event: its id, and whether it waits to be applied (else it was stored ignored)."""
+
+    id: int
+    pending: bool
+
+
+def _concerns_thotis(event: InboundWebhook) -> ColumnElement[bool]:
+    """SQL: whether the event may change a Thotis session, decided as applying it would.
+
+    An event whose booking has no session row (nor its previous one, for a reschedule) and whose
+    event type is no mentor's would be applied as ignored: it is stored so at once, in the same
+    statement, instead of costing a second transaction (most of an organisation's bookings are not
+    Thotis's). Without an event type it waits to be applied, as before.
+    """
+    facts = booking_facts(event) if event.change is not None else None
+    if facts is None:
+        return false()
+    if facts.event_type_id is None:
+        return true()
+    uids = [uid for uid in (facts.uid, facts.previous_uid) if uid]
+    return or_(
+        exists().where(Session.uid.in_(uids)),
+        exists().where(StudentProfile.calcom_event_type_id == facts.event_type_id),
+    )
+
+
+async def record(session: AsyncSession, event: InboundWebhook, received_at: datetime) -> Recorded | None:
+    """Store the event unless an equal one was stored before (then None): pending when it may
+    concern a Thotis session, else already ignored."""
+    concerns = _concerns_thotis(event)
     statement = (
         insert(CalcomWebhookEvent)
         .values(
@@ -65,13 +96,15 @@ async def record(session: AsyncSession, event: InboundWebhook, received_at: date
             booking_uid=event.booking_uid,
             sent_at=event.sent_at,
             body=event.raw,
-            status="pending" if event.change is not None else "ignored",
-            outcome=None if event.change is not None else "ignored",
+            status=case((concerns, literal("pending")), else_=literal("ignored")),
+            outcome=case((concerns, null()), else_=literal(Outcome.IGNORED.value)),
+            processed_at=case((concerns, null()), else_=literal(received_at)),
         )
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(CalcomWebhookEvent.id)
+        .returning(CalcomWebhookEvent.id, CalcomWebhookEvent.status)
     )
-    return (await session.execute(statement)).scalar_one_or_none()
+    row = (await session.execute(statement)).one_or_none()
+    return None if row is None else Recorded(row.id, row.status == "pending")
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,11 +49,11 @@ async def receive(request: Request[Any, Any, Any]) -> Response[bytes]:
     now = services.clock.now()
     inbox.check_fresh(event, now, tolerance)
     async with services.database.session() as session:
-        event_id = await inbox.record(session, event, now)
-    log.info("Cal.com webhook %s for %s%s", event.trigger, event.booking_uid or "-", "" if event_id else " (duplicate)")
-    answer = {"received": True, "duplicate": event_id is None, "triggerEvent": event.trigger}
+        recorded = await inbox.record(session, event, now)
+    log.info("Cal.com webhook %s for %s%s", event.trigger, event.booking_uid or "-", "" if recorded else " (duplicate)")
+    answer = {"received": True, "duplicate": recorded is None, "triggerEvent": event.trigger}
     response = ok(answer)
-    if event_id is not None and event.change is not None:
+    if recorded is not None and recorded.pending:
         deps = inbox.InboxDeps(services.database, services.cache, services.clock)
-        response.background = BackgroundTask(inbox.process, deps, event_id)
+        response.background = BackgroundTask(inbox.process, deps, recorded.id)
     return response

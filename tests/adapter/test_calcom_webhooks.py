@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import json
 from datetime import UTC, datetime, timedelta
 
 import httpx
 from litestar import Litestar
+from sqlalchemy import text
 
+from adapter.services import Services
 from calcom_client.simulator import CalcomSimulator
 from tests.adapter.conftest import NOW
-from tests.adapter.helpers import assert_error
+from tests.adapter.helpers import assert_error, create_profile
 from tests.conftest import WEBHOOK_SECRET
+from tests.factories import insert_sessions, valid_body
 
 URL = "/webhooks/calcom"
 
@@ -73,3 +78,53 @@ class TestCalcomWebhookRoute:
             await sim.aclose()
         assert [d.trigger for d in deliveries] == ["BOOKING_CREATED", "BOOKING_CANCELLED"]
         assert [d.status_code for d in deliveries] == [200, 200], [d.error for d in deliveries]
+
+
+def _created(uid: str, event_type_id: int, trigger: str = "BOOKING_CREATED") -> bytes:
+    sent = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    start = (datetime.now(UTC) + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    payload = {
+        "uid": uid, "bookingId": 987_654, "eventTypeId": event_type_id, "status": "ACCEPTED",
+        "startTime": start.isoformat().replace("+00:00", "Z"),
+        "endTime": (start + timedelta(minutes=15)).isoformat().replace("+00:00", "Z"),
+        "attendees": [{"email": "someone@example.org", "name": "Someone", "timeZone": "UTC"}],
+        "organizer": {"email": "host@example.org"}, "metadata": {},
+    }  # fmt: skip
+    return json.dumps({"triggerEvent": trigger, "createdAt": sent, "payload": payload}).encode()
+
+
+class TestForeignBookings:
+    """Bookings of event types that are no mentor's are stored already ignored: no second transaction."""
+
+    async def _stored(self, services: Services, uid: str) -> tuple[str, str | None, int]:
+        """Status, outcome, and how many times it was applied (0: decided when stored)."""
+        async with services.database.session() as session:
+            row = (
+                await session.execute(
+                    text("SELECT status, outcome, attempts FROM thotis.calcom_webhook_events WHERE booking_uid = :uid"),
+                    {"uid": uid},
+                )
+            ).one()
+        return row.status, row.outcome, row.attempts
+
+    async def test_a_booking_of_another_event_type_is_stored_ignored(
+        self, api: httpx.AsyncClient, services: Services
+    ) -> None:
+        body = _created("foreign-booking-1", 424_242)
+        response = await api.post(URL, content=body, headers=signed(body))
+        assert response.status_code == 200 and response.json()["data"]["duplicate"] is False
+        assert await self._stored(services, "foreign-booking-1") == ("ignored", "ignored", 0)
+
+    async def test_a_change_to_a_known_session_is_applied_whatever_its_event_type(
+        self, api: httpx.AsyncClient, services: Services
+    ) -> None:
+        """A mentor relinked to a new event type: cancellations of older bookings still apply."""
+        await create_profile(api, "m1", valid_body())
+        (uid,) = await insert_sessions(services.database.engine, "m1", [(NOW + timedelta(days=2), "scheduled")])
+        body = _created(uid, 555_555, trigger="BOOKING_CANCELLED")
+        assert (await api.post(URL, content=body, headers=signed(body))).status_code == 200
+        for _ in range(100):  # applied after the answer, in the background
+            if (await self._stored(services, uid))[0] != "pending":
+                break
+            await asyncio.sleep(0.02)
+        assert await self._stored(services, uid) == ("processed", "applied", 1)
