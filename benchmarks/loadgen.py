@@ -18,6 +18,7 @@ from functools import partial
 from typing import Any
 
 import gevent
+from locust import User
 from locust.env import Environment
 
 from benchmarks.cpu import CpuSnapshot
@@ -46,19 +47,16 @@ def on_request(
     recorder.error(name, f"HTTP {status}" if status else type(exception).__name__, f"{exception!r} {body}")
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Spawn the users, warm up, measure for `duration` seconds, stop; all bounded in time."""
-    routes = [name for name in args.routes.split(",") if name]
-    per_user_rate = args.rate / args.users if args.rate > 0 else 0.0
-    user_class = make_user_class(host=args.host, token=args.token, routes=routes, per_user_rate=per_user_rate)
+def drive(user_class: type[User], args: argparse.Namespace, recorder: Recorder, statuses: Counter[str] | None = None,
+          ) -> dict[str, Any]:  # fmt: skip
+    """Spawn `args.users` users, warm up, record for `args.duration` seconds, stop; all bounded in
+    time. Returns the users still running and the CPU the window cost (generator, server, machine)."""
     env = Environment(user_classes=[user_class], host=args.host)
-    recorder = Recorder()
-    env.events.request.add_listener(partial(on_request, recorder, None))
+    env.events.request.add_listener(partial(on_request, recorder, statuses))
     runner = env.create_local_runner()
     # Spawn everyone within ~1 s (or the warm-up if shorter) so the warm-up sees the full load.
     runner.start(args.users, spawn_rate=args.users / max(0.5, min(1.0, args.warmup / 2)))
     gevent.sleep(args.warmup)
-
     start = CpuSnapshot.take(args.server_pid)
     recorder.start()
     gevent.sleep(args.duration)
@@ -66,13 +64,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     cpu = CpuSnapshot.take(args.server_pid).cores_since(start)
     running_users = runner.user_count
     runner.quit()
+    return {"users_running": running_users, **cpu}
 
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """One measurement of `args.routes`, open loop at `args.rate` (closed when 0)."""
+    routes = [name for name in args.routes.split(",") if name]
+    per_user_rate = args.rate / args.users if args.rate > 0 else 0.0
+    user_class = make_user_class(host=args.host, token=args.token, routes=routes, per_user_rate=per_user_rate)
+    recorder = Recorder()
+    figures = drive(user_class, args, recorder)
     return {
         **recorder.as_json(routes),
         "target_rate": args.rate,
         "users": args.users,
-        "users_running": running_users,
-        **cpu,
+        **figures,
     }
 
 

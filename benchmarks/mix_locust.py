@@ -24,16 +24,13 @@ import os
 import random
 import time
 from collections import Counter
-from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
 import gevent
 from locust import FastHttpUser, constant_throughput, task
-from locust.env import Environment
 
-from benchmarks.cpu import CpuSnapshot
-from benchmarks.loadgen import on_request
+from benchmarks.loadgen import drive
 from benchmarks.recording import TOKEN_ENV, Recorder
 
 #: Route name → share of the requests. A directory visitor reads lists and profiles, fewer look at
@@ -152,27 +149,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "per_user_rate": per_user_rate, "wait_time": constant_throughput(per_user_rate),
         },
     )  # fmt: skip
-    env = Environment(user_classes=[user_class], host=args.host)
     recorder, statuses = Recorder(), Counter[str]()
-    env.events.request.add_listener(partial(on_request, recorder, statuses))
-    runner = env.create_local_runner()
-    runner.start(args.users, spawn_rate=args.users / max(0.5, min(1.0, args.warmup / 2)))
-    gevent.sleep(args.warmup)
-    start = CpuSnapshot.take(args.server_pid)
-    recorder.start()
-    gevent.sleep(args.duration)
-    recorder.finish()
-    cpu = CpuSnapshot.take(args.server_pid).cores_since(start)
-    running = runner.user_count
-    runner.quit()
+    figures = drive(user_class, args, recorder, statuses)
     return {
         **recorder.as_json(list(plan.weights)),
         "statuses": dict(statuses),
         "bookings_sent": next(plan.bookings),
         "target_rate": args.rate,
         "users": args.users,
-        "users_running": running,
-        **cpu,
+        **figures,
     }
 
 
