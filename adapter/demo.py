@@ -35,6 +35,8 @@ from thotis_ext.seed import demo_api_key, sample_profiles, seed_profiles
 log = logging.getLogger(__name__)
 #: 2020-01-01T00:00Z: the standalone simulator's booking ids count seconds from it.
 SIMULATOR_EPOCH = 1_577_836_800
+#: The longest THOTIS_EMAIL_LEASE_SECONDS allows (an hour of service time: 0.5 s at 7200×).
+EMAIL_LEASE_LIMIT = 3600
 DEMO_TRIGGERS = ("BOOKING_CREATED", "BOOKING_CANCELLED", "BOOKING_RESCHEDULED", "MEETING_ENDED")
 
 
@@ -160,13 +162,16 @@ def run_demo(per_field: int) -> None:
 
 def _demo_jobs(settings: Settings) -> dict[str, object]:
     """The demo runs its worker and scheduler in-process; a faster clock gets faster sweeps (a
-    minute of sweep at 720× would be twelve hours of service time)."""
+    minute of sweep at 720× would be twelve hours of service time), and the longest email lease:
+    a lease is service time too, and 5 service minutes are 42 ms at 7200×, shorter than a send on
+    a busy machine — the email would be claimed again and sent twice."""
     update: dict[str, object] = {"run_jobs_in_process": True}
     own = f"http://{settings.host}:{settings.port}"
     if own not in settings.allowed_origins:  # /demo/host embeds the widget from the demo itself
         update["allowed_origins"] = [*settings.allowed_origins, own]
     if settings.clock_speed > 1:
         update["jobs_sweep_seconds"] = max(1, min(settings.jobs_sweep_seconds, round(60 / settings.clock_speed)))
+        update["email_lease_seconds"] = EMAIL_LEASE_LIMIT
         click.echo(f"· clock: {settings.clock_speed:g}× real time (THOTIS_CLOCK_SPEED)")
     return update
 
