@@ -39,6 +39,13 @@ class MentorNotBookable(Conflict):
     default_message = "This mentor is not linked to Cal.com yet, so no slots can be offered."
 
 
+#: A slot as (start, end) in whole seconds since the epoch: the form slots are cached and filtered
+#: in, since comparing and rendering 700 of them as datetimes cost milliseconds per read.
+Span = tuple[int, int]
+_SPANS = msgspec.json.Decoder(list[tuple[int, int]])
+SESSION_SECONDS = int(rules.SESSION_LENGTH.total_seconds())
+
+
 @dataclass(frozen=True, slots=True)
 class Slot:
     """A free slot, aware UTC datetimes."""
@@ -89,27 +96,16 @@ class AvailabilityService:
         Raises:
             ProfileNotFound, MentorNotBookable, CalcomUnreachable, CalcomTooSlow, CalcomRejected
         """
-        event_type_id = await self._event_type_of(user_id)
-        now = self.clock.now()
-        window = rules.clip_to_booking_window(start, end, now)
-        if window is None:
-            return []
-        lower, upper = _minute(window[0]), window[1]
-        slots = await self._cached_slots(event_type_id, lower, upper)
-        # Cal.com may answer whole days around the range; keep only what was asked for.
-        return [
-            slot
-            for slot in slots
-            if window[0] <= slot.start and slot.end <= upper and rules.is_offerable_slot(slot.start, slot.end, now)
-        ]
+        spans = await self._free_spans(await self._event_type_of(user_id), start, end)
+        return [Slot(datetime.fromtimestamp(a, UTC), datetime.fromtimestamp(b, UTC)) for a, b in spans]
 
     async def free_slots_json(
         self, user_id: str, start: datetime | None, end: datetime | None, zone: ZoneInfo
     ) -> bytes:
-        """`free_slots` as the JSON of `slots_view` in `zone`, itself cached for the current minute.
+        """`free_slots` as the JSON of `[{start, end}]` in `zone`, itself cached for the current minute.
 
         A 30-day range holds some 700 slots: converting them to the caller's zone and to text costs
-        ten times a cached profile read, on every read. The rendered list is cached per range, zone
+        more than a cached profile read, on every read. The rendered list is cached per range, zone
         and minute (what the booking window depends on), in the mentor's slot group, so a booking
         drops it with the slots.
 
@@ -117,8 +113,7 @@ class AvailabilityService:
             ProfileNotFound, MentorNotBookable, CalcomUnreachable, CalcomTooSlow, CalcomRejected
         """
         event_type_id = await self._event_type_of(user_id)
-        now = self.clock.now()
-        minute = now.replace(second=0, microsecond=0)
+        minute = self.clock.now().replace(second=0, microsecond=0)
         key = "slots-view:" + "|".join(
             (str(event_type_id), _key_part(start), _key_part(end), zone.key, minute.isoformat())
         )
@@ -126,9 +121,23 @@ class AvailabilityService:
         cached = await self.cache.get_bytes(key, group=group)
         if cached is not None:
             return cached
-        value = dump(slots_view(await self.free_slots(user_id, start, end), zone))
+        value = slots_json(await self._free_spans(event_type_id, start, end), zone)
         await self.cache.set_bytes(key, value, VIEW_TTL_SECONDS, group=group)
         return value
+
+    async def _free_spans(self, event_type_id: int, start: datetime | None, end: datetime | None) -> list[Span]:
+        """The offerable slots of [start, end) clipped to the booking window, as epoch spans."""
+        now = self.clock.now()
+        window = rules.clip_to_booking_window(start, end, now)
+        if window is None:
+            return []
+        # Ask Cal.com for whole minutes, so the default range (now + 2 h to now + 30 days) keeps
+        # one cache key for a minute; the exact window is applied here, on every read.
+        spans = await self._cached_spans(event_type_id, _minute(window[0]), _minute(window[1]))
+        lower, upper = window[0].timestamp(), window[1].timestamp()
+        # Cal.com may answer whole days around the range; keep only what was asked for. Inside the
+        # window, an offerable slot (rules.is_offerable_slot) is one of exactly 15 minutes.
+        return [(a, b) for a, b in spans if b - a == SESSION_SECONDS and lower <= a and b <= upper]
 
     async def _event_type_of(self, user_id: str) -> int:
         """The event type of a public, linked mentor, through the profile cache (hits skip the DB).
@@ -156,28 +165,19 @@ class AvailabilityService:
             raise MentorNotBookable()
         return int(target["eventTypeId"])
 
-    async def _cached_slots(self, event_type_id: int, start: datetime, end: datetime) -> list[Slot]:
-        key = f"slots:{event_type_id}:{start.isoformat()}:{end.isoformat()}"
+    async def _cached_spans(self, event_type_id: int, start: datetime, end: datetime) -> list[Span]:
+        key = f"slot-spans:{event_type_id}:{start.isoformat()}:{end.isoformat()}"
         group = slots_group(event_type_id)
         cached = await self.cache.get_bytes(key, group=group)
         if cached is not None:
-            pairs: list[list[str]] = msgspec.json.decode(cached)
-            return [Slot(datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in pairs]
+            return _SPANS.decode(cached)
         try:
             found = await self.client.get_slots(event_type_id, start, end, time_zone="UTC", format="range")
         except CalcomError as exc:
             raise as_thotis_error(exc) from exc
-        slots = [
-            Slot(
-                s.start.astimezone(ZoneInfo("UTC")),
-                (s.end or s.start + rules.SESSION_LENGTH).astimezone(ZoneInfo("UTC")),
-            )
-            for s in found
-        ]
-        await self.cache.set_bytes(
-            key, dump([[s.start.isoformat(), s.end.isoformat()] for s in slots]), self.ttl_seconds, group=group
-        )
-        return slots
+        spans = [(int(s.start.timestamp()), int((s.end or s.start + rules.SESSION_LENGTH).timestamp())) for s in found]
+        await self.cache.set_bytes(key, dump(spans), self.ttl_seconds, group=group)
+        return spans
 
 
 async def refresh_slot_count(
@@ -234,6 +234,12 @@ def _key_part(moment: datetime | None) -> str:
     return "-" if moment is None else moment.astimezone(UTC).isoformat()
 
 
-def slots_view(slots: list[Slot], zone: ZoneInfo) -> list[dict[str, Any]]:
-    """`[{start, end}]` as ISO 8601 with the offset of the requested zone (R2.2)."""
-    return [{"start": s.start.astimezone(zone).isoformat(), "end": s.end.astimezone(zone).isoformat()} for s in slots]
+def slots_json(spans: list[Span], zone: ZoneInfo) -> bytes:
+    """`[{start, end}]` as ISO 8601 with the offset of the requested zone (R2.2), as JSON bytes.
+
+    msgspec writes a zero offset as `Z`; the API writes `+00:00` in every zone, so it is replaced
+    (no other string in this list ends in `Z`).
+    """
+    at = datetime.fromtimestamp
+    body = msgspec.json.encode([{"start": at(a, zone), "end": at(b, zone)} for a, b in spans])
+    return body.replace(b'Z"', b'+00:00"')

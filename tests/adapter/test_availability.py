@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapter.auth import Role
 from adapter.services import Services
 from calcom_client.simulator import CalcomSimulator, User
+from core.clock import FixedClock
 from tests.adapter.conftest import NOW
 from tests.adapter.helpers import ADMIN, SERVICE, assert_error, auth, create_profile
 from tests.conftest import reset
 from tests.factories import valid_body
+from thotis_ext.availability import slots_json
 
 API = "/api/v2/students"
 
@@ -198,6 +201,22 @@ class TestAvailability:
         again = (await slots(api, **params)).json()["data"]
         assert first not in again
 
+    async def test_the_default_range_asks_cal_com_once_a_minute_whatever_the_zone(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
+    ) -> None:
+        await linked_mentor(api, simulator)
+        services.clock = FixedClock(NOW + timedelta(seconds=10))
+        in_utc = (await slots(api)).json()["data"]
+        simulator.fail_next(503, times=10, path_prefix="/v2/slots")
+        services.clock = FixedClock(NOW + timedelta(seconds=50))  # same minute, another rendered view
+        response = await slots(api, timeZone="Asia/Kolkata")
+        assert response.status_code == 200, response.text
+        in_kolkata = response.json()["data"]
+        assert [datetime.fromisoformat(s["start"]) for s in in_kolkata] == [
+            datetime.fromisoformat(s["start"]) for s in in_utc
+        ]
+        assert in_utc[0]["start"].endswith("+00:00") and in_kolkata[0]["start"].endswith("+05:30")
+
     async def test_errors_have_stable_codes(self, api: httpx.AsyncClient, simulator: CalcomSimulator) -> None:
         await create_profile(api, "plain", valid_body())
         assert_error(await slots(api, "plain"), 409, "MENTOR_NOT_BOOKABLE")
@@ -255,3 +274,37 @@ class TestFreeSlotCounts:
         # Discovery order (R4.4): mentors with free slots come first.
         counts = [m["availableSlots7d"] for m in everyone]
         assert counts == sorted(counts, reverse=True)
+
+
+class TestRendering:
+    """The rendered list: the zone's own offset on each instant, `+00:00` rather than `Z`."""
+
+    def test_offsets_follow_the_zone_across_a_change_of_time(self) -> None:
+        before = int(datetime(2026, 10, 25, 0, 30, tzinfo=UTC).timestamp())  # Paris leaves summer time at 01:00 UTC
+        spans = [(before, before + 900), (before + 3600, before + 4500)]
+        assert json.loads(slots_json(spans, ZoneInfo("Europe/Paris"))) == [
+            {"start": "2026-10-25T02:30:00+02:00", "end": "2026-10-25T02:45:00+02:00"},
+            {"start": "2026-10-25T02:30:00+01:00", "end": "2026-10-25T02:45:00+01:00"},
+        ]
+        assert json.loads(slots_json(spans[:1], ZoneInfo("UTC"))) == [
+            {"start": "2026-10-25T00:30:00+00:00", "end": "2026-10-25T00:45:00+00:00"}
+        ]
+        assert json.loads(slots_json(spans[:1], ZoneInfo("Europe/London"))) == [
+            {"start": "2026-10-25T01:30:00+01:00", "end": "2026-10-25T01:45:00+01:00"}
+        ]
+
+    @settings(max_examples=100)
+    @given(
+        zone=st.sampled_from([*ZONES, "Europe/London", "Australia/Lord_Howe", "America/St_Johns"]),
+        quarters=st.lists(st.integers(0, 4 * 24 * 400), max_size=30),
+    )
+    def test_property_12_each_instant_is_kept_and_shown_with_the_zone_offset(
+        self, zone: str, quarters: list[int]
+    ) -> None:
+        origin = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp())
+        spans = [(origin + 900 * q, origin + 900 * q + 900) for q in sorted(quarters)]
+        shown = json.loads(slots_json(spans, ZoneInfo(zone)))
+        for (start, end), item in zip(spans, shown, strict=True):
+            for instant, text in ((start, item["start"]), (end, item["end"])):
+                expected = datetime.fromtimestamp(instant, ZoneInfo(zone)).isoformat()
+                assert text == expected
