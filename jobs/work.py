@@ -171,7 +171,7 @@ async def _sync_mentor(deps: JobDeps, user_id: str, since: datetime, counts: dic
             if was == CalcomLinkStatus.LINKED.value:
                 counts["drifted"] += 1
                 log.warning("mentor %s: Cal.com link broken: %s", user_id, outcome.error)
-            invalidate_profile_after_commit(session, deps.cache, user_id)
+            invalidate_profile_after_commit(session, deps.cache, user_id, in_field=mentor.field)
             return
         api_key = deps.linker.api_key_for(mentor)
         if api_key is not None:
@@ -179,7 +179,7 @@ async def _sync_mentor(deps: JobDeps, user_id: str, since: datetime, counts: dic
             counts["bookingsSeen"] += found.seen
             counts["bookingsApplied"] += found.applied
         await refresh_free_slot_count(deps.calcom, mentor, deps.clock.now())
-        invalidate_profile_after_commit(session, deps.cache, user_id)
+        invalidate_profile_after_commit(session, deps.cache, user_id, in_field=mentor.field)
 
 
 async def _track_calcom_health(deps: JobDeps, *, down: bool) -> None:

@@ -196,7 +196,7 @@ async def refresh_slot_count(
         raise ProfileNotFound()
     count = await refresh_free_slot_count(client, profile, now)
     await session.flush()
-    invalidate_profile_after_commit(session, cache, user_id)
+    invalidate_profile_after_commit(session, cache, user_id, in_field=profile.field)
     return count
 
 

@@ -15,9 +15,10 @@ from adapter.auth import Role
 from adapter.services import Services
 from calcom_client.simulator import CalcomSimulator
 from tests.adapter.conftest import NOW
-from tests.adapter.helpers import ADMIN, SERVICE, assert_error, auth
+from tests.adapter.helpers import ADMIN, SERVICE, assert_error, auth, create_profile
 from tests.adapter.test_availability import linked_mentor
 from tests.conftest import reset
+from tests.factories import valid_body
 
 SLOT = NOW + timedelta(days=1, hours=1)  # Tuesday 09:00 UTC = 10:00 Paris, inside the schedule
 
@@ -328,6 +329,42 @@ class TestFreeSlotCountFollowsBookings:
         assert await count() == before - 1
         await api.delete(f"/api/v2/bookings/{uid}", headers=SERVICE)
         assert await count() == before
+
+    async def test_a_booking_drops_the_list_pages_of_its_mentor_s_field_and_the_unfiltered_ones_only(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
+    ) -> None:
+        await linked_mentor(api, simulator)  # LAW
+        await create_profile(api, "m2", valid_body(field="MEDICINE"))
+
+        async def years(path: str) -> dict[str, int]:
+            listed = (await api.get(f"/api/v2/students{path}", headers=SERVICE)).json()["data"]
+            return {m["userId"]: m["currentYear"] for m in listed}
+
+        assert await years("/by-field/MEDICINE") == {"m2": 2} and await years("") == {"m1": 2, "m2": 2}
+        async with services.database.session() as session:  # behind the caches' back
+            await session.execute(text("UPDATE thotis.student_profiles SET current_year = 4"))
+            await session.commit()
+        assert (await book(api, booking())).status_code == 201
+        assert await years("/by-field/MEDICINE") == {"m2": 2}, "another field's page is kept"
+        assert await years("/by-field/LAW") == {"m1": 4}
+        assert await years("") == {"m1": 4, "m2": 4}
+
+    async def test_a_mentor_moving_to_another_field_leaves_one_list_and_joins_the_other(
+        self, api: httpx.AsyncClient
+    ) -> None:
+        await create_profile(api, "m2", valid_body(field="MEDICINE"))
+        ids = {
+            f: [m["userId"] for m in (await api.get(f"/api/v2/students/by-field/{f}", headers=SERVICE)).json()["data"]]
+            for f in ("LAW", "MEDICINE")
+        }
+        assert ids == {"LAW": [], "MEDICINE": ["m2"]}
+        response = await api.put("/api/v2/students/m2/profile", json={"field": "LAW"}, headers=auth(Role.MENTOR, "m2"))
+        assert response.status_code == 200, response.text
+        ids = {
+            f: [m["userId"] for m in (await api.get(f"/api/v2/students/by-field/{f}", headers=SERVICE)).json()["data"]]
+            for f in ("LAW", "MEDICINE")
+        }
+        assert ids == {"LAW": ["m2"], "MEDICINE": []}
 
 
 class TestBookingProperties:

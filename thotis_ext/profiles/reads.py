@@ -18,7 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.cache import Cache, dump
 from thotis_ext.profiles.repository import ProfileFilters, ProfileRepository
-from thotis_ext.profiles.service import LIST_GROUP, ProfileConfig, ProfileNotFound, check_user_id, profile_key
+from thotis_ext.profiles.service import (
+    LIST_GROUP,
+    ProfileConfig,
+    ProfileNotFound,
+    check_user_id,
+    list_group,
+    profile_key,
+)
 from thotis_ext.profiles.views import private_view, public_view, stats_view, summary_view
 
 _NOT_PUBLIC = b"null"
@@ -123,15 +130,15 @@ class ProfileReads:
                 media = self.config.media_base_url
                 return {"t": total, "i": [summary_view(row, media) for row in rows]}
 
-        key = _list_key(filters, offset, page_size)
-        cached = await self.cache.get_bytes(key, group=LIST_GROUP)
+        key, group = _list_key(filters, offset, page_size), list_group(filters.field)
+        cached = await self.cache.get_bytes(key, group=group)
         if cached is not None:
             try:
                 return _split_page(cached)
             except ValueError:
                 pass  # a value we did not write: reload it
         fresh = dump(await load())
-        await self.cache.set_bytes(key, fresh, self.config.list_ttl_seconds, group=LIST_GROUP)
+        await self.cache.set_bytes(key, fresh, self.config.list_ttl_seconds, group=group)
         return _split_page(fresh)
 
     async def universities(self) -> list[str]:

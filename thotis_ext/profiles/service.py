@@ -21,7 +21,7 @@ from core.errors import Conflict, InvalidInput, NotFound
 from thotis_ext import rules
 from thotis_ext.analytics.tracking import mentor_properties, track
 from thotis_ext.calcom_link import CalcomLinker
-from thotis_ext.enums import CalcomLinkStatus
+from thotis_ext.enums import AcademicField, CalcomLinkStatus
 from thotis_ext.models import StudentProfile
 from thotis_ext.photos import ProcessedPhoto, process_photo
 from thotis_ext.profiles.repository import ProfileRepository
@@ -34,7 +34,21 @@ from thotis_ext.profiles.schemas import (
 )
 from thotis_ext.profiles.views import private_view
 
+#: Cache group of the list pages with no field filter (and of the universities).
 LIST_GROUP = "profile-lists"
+
+
+def list_group(field: str | None) -> str:
+    """Cache group of the list pages filtered by `field`; `LIST_GROUP` for the unfiltered ones.
+
+    Pages are grouped by field so a booking, which moves one mentor's counts, drops only the pages
+    that can show that mentor, not the other fields' pages.
+    """
+    return LIST_GROUP if field is None else f"{LIST_GROUP}:{field}"
+
+
+#: Every list group: what a change of a profile's own fields (its field among them) drops.
+ALL_LIST_GROUPS = (LIST_GROUP, *(list_group(field.value) for field in AcademicField))
 
 
 class ProfileNotFound(NotFound):
@@ -79,12 +93,20 @@ def profile_cache_keys(user_id: str) -> tuple[str, ...]:
     return tuple(profile_key(user_id, view) for view in ("public", "private", "booking", "stats"))
 
 
-def invalidate_profile_after_commit(session: AsyncSession, cache: Cache, user_id: str, *groups: str) -> None:
-    """Once the transaction commits, drop every cached view of the profile, every list page
-    (its counts and rating order them) and any further `groups` (e.g. its slots)."""
+def invalidate_profile_after_commit(
+    session: AsyncSession, cache: Cache, user_id: str, *groups: str, in_field: str | None = None
+) -> None:
+    """Once the transaction commits, drop every cached view of the profile, the list pages that
+    can show it (its counts and rating order them) and any further `groups` (e.g. its slots).
+
+    `in_field`: the mentor's academic field, when the change cannot move the mentor to another
+    field (a booking, a rating, a recount); only that field's pages and the unfiltered ones go.
+    Without it, every list page goes.
+    """
+    lists = (LIST_GROUP, list_group(in_field)) if in_field is not None else ALL_LIST_GROUPS
 
     async def invalidate() -> None:
-        await cache.invalidate(profile_cache_keys(user_id), (LIST_GROUP, *groups))
+        await cache.invalidate(profile_cache_keys(user_id), (*lists, *groups))
 
     after_commit(session, invalidate, key=("profile-caches", user_id, *groups))
 

@@ -329,7 +329,7 @@ class SessionLifecycle:
 
     def _invalidate(self, mentor: StudentProfile) -> None:
         slots = (slots_group(mentor.calcom_event_type_id),) if mentor.calcom_event_type_id is not None else ()
-        invalidate_profile_after_commit(self.session, self.cache, mentor.user_id, *slots)
+        invalidate_profile_after_commit(self.session, self.cache, mentor.user_id, *slots, in_field=mentor.field)
 
 
 def _language(locale: str | None) -> str:

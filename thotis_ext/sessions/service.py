@@ -320,7 +320,7 @@ class SessionService:
 
     def _invalidate_after_commit(self, mentor: StudentProfile) -> None:
         slots = (slots_group(mentor.calcom_event_type_id),) if mentor.calcom_event_type_id is not None else ()
-        invalidate_profile_after_commit(self.session, self.cache, mentor.user_id, *slots)
+        invalidate_profile_after_commit(self.session, self.cache, mentor.user_id, *slots, in_field=mentor.field)
 
 
 #: What a session keeps of the prospective student; a reschedule carries it over unchanged.
