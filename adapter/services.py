@@ -61,7 +61,7 @@ class Services:
     def profile_reads(self) -> ProfileReads:
         """The cached profile reads: one per process, holding no per-request state."""
         if self._profile_reads is None:
-            self._profile_reads = ProfileReads(self.database.sessionmaker, self.cache, self.profile_config)
+            self._profile_reads = ProfileReads(self.database.autocommit_sessionmaker, self.cache, self.profile_config)
         return self._profile_reads
 
     def start(self) -> None:

@@ -59,7 +59,8 @@ class ProfileReads:
 
     @asynccontextmanager
     async def repository(self) -> AsyncIterator[ProfileRepository]:
-        """A repository over a session of its own, closed (read only, never committed) after the load."""
+        """A repository over a session of its own, closed after the load; give it an autocommit
+        sessionmaker (`Database.autocommit_sessionmaker`): a read is then one round trip."""
         async with self._sessions() as session:
             yield ProfileRepository(session)
 
