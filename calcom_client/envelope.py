@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+import msgspec
 from pydantic import TypeAdapter, ValidationError
 
 from calcom_client.errors import CalcomInvalidResponse
@@ -70,5 +71,10 @@ def flatten_slots(data: Any, path: str) -> list[Slot]:
         if not isinstance(day, list):
             raise CalcomInvalidResponse("a day's slots are not a list", path=path, details=data)
         items.extend({"start": item} if isinstance(item, str) else item for item in day)
-    slots = parse(list[Slot], items, path)
+    try:
+        slots = msgspec.convert(items, list[Slot])
+    except msgspec.ValidationError as exc:
+        raise CalcomInvalidResponse(
+            "Cal.com's answer does not fit list[Slot]", path=path, details=[{"msg": str(exc)}]
+        ) from exc
     return sorted(slots, key=lambda slot: slot.start)

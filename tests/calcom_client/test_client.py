@@ -217,10 +217,19 @@ class TestSlots:
         with pytest.raises(ValueError, match="timezone-aware"):
             await client.get_slots(1201, datetime(2050, 9, 5), datetime(2050, 9, 6))
 
+    @pytest.mark.parametrize(
+        "data",
+        [
+            {"slots": {"2050-09-05": [{"time": "x"}]}},
+            {"2050-09-05": [{"start": "2050-09-05T07:00:00"}]},  # no offset: which instant?
+            {"2050-09-05": [{"start": "2050-09-05T07:00:00Z", "end": 15}]},
+            {"2050-09-05": "2050-09-05T07:00:00Z"},
+        ],
+    )
     async def test_an_unexpected_shape_is_an_invalid_response(
-        self, router: respx.MockRouter, client: CalcomClient
+        self, router: respx.MockRouter, client: CalcomClient, data: dict[str, Any]
     ) -> None:
-        router.get("/v2/slots").respond(200, json=oa.success({"slots": {"2050-09-05": [{"time": "x"}]}}))
+        router.get("/v2/slots").respond(200, json=oa.success(data))
         with pytest.raises(CalcomInvalidResponse):
             await client.get_slots(1201, START, START + timedelta(days=1))
 
