@@ -13,10 +13,12 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import ColumnElement, case, exists, false, literal, null, or_, select, text, true
+from sqlalchemy import ColumnElement, Table, bindparam, case, exists, false, literal, null, or_, select, text, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
 
 from core.cache import Cache
 from core.clock import Clock
@@ -63,8 +65,9 @@ class Recorded:
     pending: bool
 
 
-def _concerns_thotis(event: InboundWebhook) -> ColumnElement[bool]:
-    """SQL: whether the event may change a Thotis session, decided as applying it would.
+def _concerns_thotis(event: InboundWebhook) -> tuple[str, dict[str, object]]:
+    """Whether the event may change a Thotis session, decided as applying it would: the shape of
+    the SQL test (`_RECORD`'s key) and its parameters.
 
     An event whose booking has no session row (nor its previous one, for a reschedule) and whose
     event type is no mentor's would be applied as ignored: it is stored so at once, in the same
@@ -73,37 +76,64 @@ def _concerns_thotis(event: InboundWebhook) -> ColumnElement[bool]:
     """
     facts = booking_facts(event) if event.change is not None else None
     if facts is None:
-        return false()
+        return "never", {}
     if facts.event_type_id is None:
-        return true()
-    uids = [uid for uid in (facts.uid, facts.previous_uid) if uid]
-    return or_(
-        exists().where(Session.uid.in_(uids)),
-        exists().where(StudentProfile.calcom_event_type_id == facts.event_type_id),
+        return "always", {}
+    return "lookup", {
+        "uid": facts.uid or None,
+        "previous_uid": facts.previous_uid or None,
+        "event_type_id": facts.event_type_id,
+    }
+
+
+def _record_statement(concerns: ColumnElement[bool]) -> ReturningInsert[tuple[int, str]]:
+    table = cast(Table, CalcomWebhookEvent.__table__)
+    received_at = bindparam("received_at", type_=table.c.received_at.type)
+    return (
+        insert(table)
+        .values(
+            received_at=received_at,
+            dedupe_key=bindparam("dedupe_key"),
+            trigger=bindparam("trigger"),
+            booking_uid=bindparam("booking_uid"),
+            sent_at=bindparam("sent_at", type_=table.c.sent_at.type),
+            body=bindparam("body", type_=table.c.body.type),
+            status=case((concerns, literal("pending")), else_=literal("ignored")),
+            outcome=case((concerns, null()), else_=literal(Outcome.IGNORED.value)),
+            processed_at=case((concerns, null()), else_=received_at),
+        )
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(table.c.id, table.c.status)
     )
+
+
+#: The storing statement of each shape of `_concerns_thotis`, built once: building and hashing
+#: the construct on every webhook cost as much CPU as running it.
+_RECORD = {
+    "never": _record_statement(false()),
+    "always": _record_statement(true()),
+    "lookup": _record_statement(
+        or_(
+            exists().where(or_(Session.uid == bindparam("uid"), Session.uid == bindparam("previous_uid"))),
+            exists().where(StudentProfile.calcom_event_type_id == bindparam("event_type_id")),
+        )
+    ),
+}
 
 
 async def record(session: AsyncSession, event: InboundWebhook, received_at: datetime) -> Recorded | None:
     """Store the event unless an equal one was stored before (then None): pending when it may
     concern a Thotis session, else already ignored."""
-    concerns = _concerns_thotis(event)
-    statement = (
-        insert(CalcomWebhookEvent)
-        .values(
-            received_at=received_at,
-            dedupe_key=event.dedupe_key,
-            trigger=event.trigger,
-            booking_uid=event.booking_uid,
-            sent_at=event.sent_at,
-            body=event.raw,
-            status=case((concerns, literal("pending")), else_=literal("ignored")),
-            outcome=case((concerns, null()), else_=literal(Outcome.IGNORED.value)),
-            processed_at=case((concerns, null()), else_=literal(received_at)),
-        )
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(CalcomWebhookEvent.id, CalcomWebhookEvent.status)
-    )
-    row = (await session.execute(statement)).one_or_none()
+    shape, params = _concerns_thotis(event)
+    values = {
+        "received_at": received_at,
+        "dedupe_key": event.dedupe_key,
+        "trigger": event.trigger,
+        "booking_uid": event.booking_uid,
+        "sent_at": event.sent_at,
+        "body": event.raw,
+    }
+    row = (await session.execute(_RECORD[shape], {**values, **params})).one_or_none()
     return None if row is None else Recorded(row.id, row.status == "pending")
 
 
