@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from calcom_client.simulator.state import Booking, EventType, User, WeeklySchedule
-from calcom_client.simulator.timefmt import load_zone, local_date, luxon_iso
+from calcom_client.simulator.timefmt import load_zone, luxon_formatter
 
 Interval = tuple[datetime, datetime]
 
@@ -115,11 +115,12 @@ def group_slots(
 
     Days without a free slot are left out, as Cal.com's slots output service does.
     """
-    zone = load_zone(time_zone) if time_zone else UTC
+    zone = (load_zone(time_zone) if time_zone else UTC) or UTC
+    iso = luxon_formatter(time_zone)
     grouped: dict[str, list[dict[str, str]]] = {}
     for slot in slots:
-        item = {"start": luxon_iso(slot, time_zone)}
+        item = {"start": iso(slot)}
         if range_length is not None:
-            item["end"] = luxon_iso(slot + range_length, time_zone)
-        grouped.setdefault(local_date(slot, zone or UTC), []).append(item)
+            item["end"] = iso(slot + range_length)
+        grouped.setdefault(slot.astimezone(zone).date().isoformat(), []).append(item)
     return grouped
