@@ -8,7 +8,7 @@ strictly breaks on the others, so the simulator reproduces each one where Cal.co
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # Luxon treats these zone names as its fixed UTC zone and prints `Z`; IANA zones print `+00:00`.
