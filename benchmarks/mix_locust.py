@@ -36,6 +36,10 @@ from benchmarks.recording import TOKEN_ENV, Recorder
 #: Route name → share of the requests. A directory visitor reads lists and profiles, fewer look at
 #: the slots, fewer still book; Cal.com's webhooks come with every booking made anywhere.
 DEFAULT_WEIGHTS = {"list": 35, "profile": 25, "availability": 25, "webhook": 12, "booking": 3}
+#: Share of extra requests sent straight to Cal.com (the simulator), the slots call a sidecar miss
+#: makes: Cal.com's own latency under the same load, which SPEC.md §8 measures misses and bookings
+#: against. Not sent to the sidecar, so not in the mix's shares above.
+CALCOM_PROBE_WEIGHT = 2
 #: Answers that are the expected outcome of a request rather than an error (a slot someone else
 #: took first is a 409 SLOT_UNAVAILABLE).
 EXPECTED = {"booking": {201, 409}, "webhook": {200, 202}}
@@ -47,11 +51,14 @@ class Plan:
     def __init__(self, data: dict[str, Any]) -> None:
         self.mentors: list[str] = data["mentors"]
         self.fields: list[str] = data["fields"]
-        self.slots = iter(data["slots"])  # gevent: one thread, so a shared iterator hands each slot once
+        # gevent: one thread, so a shared iterator hands each slot once; earlier runs took the first ones.
+        self.slots = iter(data["slots"][int(data.get("slots_taken", 0)) :])
         self.secret: bytes = data["webhook_secret"].encode()
         self.weights: dict[str, int] = data.get("weights") or DEFAULT_WEIGHTS
         self.webhooks = itertools.count()
         self.bookings = itertools.count()
+        self.calcom_url: str | None = data.get("calcom_url")
+        self.event_types: list[int] = data.get("event_types") or []
 
 
 def signed_webhook(secret: bytes, n: int) -> tuple[bytes, str]:
@@ -80,8 +87,10 @@ class MixUser(FastHttpUser):
 
     def on_start(self) -> None:
         self._auth = {"Authorization": f"Bearer {self.token}"}
-        names = list(self.plan.weights)
-        self._names, self._weights = names, [self.plan.weights[n] for n in names]
+        weights = dict(self.plan.weights)
+        if self.plan.calcom_url and self.plan.event_types:
+            weights["calcom"] = CALCOM_PROBE_WEIGHT
+        self._names, self._weights = list(weights), list(weights.values())
         # Spread the users' phases, then re-anchor locust's pacing (see locustfile.Reader.on_start).
         gevent.sleep(random.uniform(0, 1 / self.per_user_rate))
         self._cp_last_run = time.perf_counter()
@@ -103,6 +112,21 @@ class MixUser(FastHttpUser):
         mentor = random.choice(self.plan.mentors)
         query = urlencode({"timeZone": "Europe/Paris"})
         self.client.get(f"/api/v2/students/{mentor}/availability?{query}", headers=self._auth, name="availability")
+
+    def _calcom(self) -> None:
+        """Cal.com's own answer to the call an availability miss makes (default range, UTC)."""
+        now = dt.datetime.now(dt.UTC)
+        query = urlencode(
+            {
+                "eventTypeId": random.choice(self.plan.event_types),
+                "start": (now + dt.timedelta(hours=2)).isoformat(),
+                "end": (now + dt.timedelta(days=30)).isoformat(),
+                "timeZone": "UTC",
+                "format": "range",
+            }
+        )
+        headers = {"cal-api-version": "2024-09-04"}
+        self.client.get(f"{self.plan.calcom_url}/v2/slots?{query}", headers=headers, name="calcom")
 
     def _booking(self) -> None:
         slot = next(self.plan.slots, None)
@@ -152,7 +176,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     recorder, statuses = Recorder(), Counter[str]()
     figures = drive(user_class, args, recorder, statuses)
     return {
-        **recorder.as_json(list(plan.weights)),
+        **recorder.as_json([*plan.weights, *(["calcom"] if plan.calcom_url and plan.event_types else [])]),
         "statuses": dict(statuses),
         "bookings_sent": next(plan.bookings),
         "target_rate": args.rate,

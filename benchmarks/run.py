@@ -97,6 +97,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="500,200,20",
         help="calcom phase: total req/s of availability hit, miss and booking; 0 = closed loop (500,200,20)",
     )
+    parser.add_argument(
+        "--mix-steps",
+        default="100,200,300,400",
+        help="mix phase: rates tried before --rate for the mix's sustainable rate; empty = none (100,200,300,400)",
+    )
     parser.add_argument("--webhook-rate", type=float, default=500.0, help="webhooks phase: ingest req/s (500)")
     parser.add_argument("--webhook-events", type=int, default=2000, help="webhooks phase: events delivered (2000)")
     parser.add_argument("--per-field", type=int, default=10, help="Sample mentors per academic field (10 → 100)")
@@ -112,6 +117,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.steps = [float(r) for r in (args.steps or DEFAULT_STEPS).split(",") if r.strip()]
     args.step_duration = args.step_duration or args.duration
     args.phases = {p.strip() for p in args.phases.split(",") if p.strip()}
+    try:
+        args.mix_steps = tuple(sorted(float(r) for r in args.mix_steps.split(",") if r.strip()))
+    except ValueError:
+        parser.error("--mix-steps takes rates separated by commas")
+    if any(r <= 0 for r in args.mix_steps):
+        parser.error("--mix-steps must be positive")
     if unknown := args.phases - {*SERVE_PHASES, "mix", "calcom", "webhooks"}:
         parser.error(f"unknown phase(s): {', '.join(sorted(unknown))}")
     if min(args.duration, args.step_duration, args.closed_duration, args.calcom_duration) <= 0 or args.warmup < 0:
@@ -307,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
                 postgres_url=args.postgres_url, redis_url=args.redis_url, users=args.users, workers=args.workers,
                 rate=args.rate, warmup=args.warmup, duration=args.duration, closed_duration=args.closed_duration,
                 delay_ms=args.calcom_delay_ms, out=args.out.parent / "load.md",
+                steps=args.mix_steps, step_duration=args.step_duration,
                 command="python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None else argv),
             )
         )  # fmt: skip
