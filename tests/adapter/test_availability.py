@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -9,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -216,6 +218,25 @@ class TestAvailability:
             datetime.fromisoformat(s["start"]) for s in in_utc
         ]
         assert in_utc[0]["start"].endswith("+00:00") and in_kolkata[0]["start"].endswith("+05:30")
+
+    async def test_concurrent_misses_ask_cal_com_once(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        await linked_mentor(api, simulator)
+        client = services.calcom.client
+        real, calls = client.get_slots, []
+
+        async def slow_get_slots(*args: Any, **kwargs: Any) -> Any:
+            calls.append(args)
+            await asyncio.sleep(0.05)  # Cal.com's latency: the other requests arrive meanwhile
+            return await real(*args, **kwargs)
+
+        monkeypatch.setattr(client, "get_slots", slow_get_slots)
+        answers = await asyncio.gather(*(slots(api, timeZone=zone) for zone in ZONES))
+        assert [a.status_code for a in answers] == [200] * len(ZONES)
+        assert len(calls) == 1
+        starts = {tuple(datetime.fromisoformat(s["start"]) for s in a.json()["data"]) for a in answers}
+        assert len(starts) == 1 and next(iter(starts))
 
     async def test_errors_have_stable_codes(self, api: httpx.AsyncClient, simulator: CalcomSimulator) -> None:
         await create_profile(api, "plain", valid_body())
