@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, settings
 from litestar import Litestar
 from pydantic import SecretStr
-from sqlalchemy import text
 
 from adapter.app import build_services, create_app
 from adapter.auth import Role, mint_token
 from adapter.services import Services
+from core.database import Base
 from core.settings import DEMO_JWT_SECRET, Environment, Settings
 from migrations import runner
 from tests import servers
@@ -29,10 +29,14 @@ settings.register_profile(
 settings.load_profile("thotis")
 
 WEBHOOK_SECRET = "test-calcom-webhook-secret"
-TABLES = (
-    "thotis.email_outbox, thotis.analytics_events, thotis.job_runs, "
-    "thotis.webhook_attempts, thotis.webhook_deliveries, thotis.webhook_messages, thotis.webhook_endpoints, "
-    "thotis.calcom_webhook_events, thotis.ratings, thotis.sessions, thotis.student_profiles, thotis.photos"
+#: The sidecar's tables, those that refer to others first (the order rows can be deleted in).
+TABLES = ", ".join(table.fullname for table in reversed(Base.metadata.sorted_tables))
+#: What `reset` sends, in one round trip: DELETE, not TRUNCATE, which cost 39 ms a reset (new files
+#: for every table and index) against 3 ms, over thousands of property-test examples; identities
+#: restart at 1 as TRUNCATE's RESTART IDENTITY made them.
+_RESET_SQL = "".join(f"DELETE FROM {table.fullname};" for table in reversed(Base.metadata.sorted_tables)) + (
+    "SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, 1, false) "
+    "FROM pg_sequences WHERE schemaname = 'thotis';"
 )
 Mint = Callable[..., str]
 
@@ -93,7 +97,8 @@ async def session_client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
 async def reset(services: Services) -> None:
     """Empty the sidecar's tables and this run's Redis keys: each test starts from nothing."""
     async with services.database.engine.begin() as connection:
-        await connection.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+        raw = await connection.get_raw_connection()
+        await raw.driver_connection.execute(_RESET_SQL)  # type: ignore[union-attr]  # asyncpg: simple query
     await empty_caches(services)
 
 

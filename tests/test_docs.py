@@ -20,7 +20,7 @@ NOT_SETTINGS = {
     "THOTIS_TEST_DATABASE_URL": "tests/servers.py: the tests' PostgreSQL",
     "THOTIS_TEST_REDIS_URL": "tests/servers.py: the tests' Redis",
     "THOTIS_TEST_CHROMIUM": "tests/browser: the browser the page tests drive",
-    "THOTIS_TEST_FULL": "make test-full: the longer fault and security variants",
+    "THOTIS_TEST_FULL": "make test-full: the longer fault, security and delivery-crash variants",
     "THOTIS_PUBLISHED_PORT": "docker-compose.yml: the host port of the sidecar",
 }
 VARIABLE = re.compile(r"\bTHOTIS_[A-Z0-9_]*[A-Z0-9]\b")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from playwright.async_api import Browser
+from playwright.async_api import Browser, Page
 
 from core.settings import DEMO_JWT_SECRET
 from core.tokens import Role, mint_token
@@ -23,7 +23,15 @@ class TestDemoDone:
         artifacts: Path,
     ) -> None:
         base, mailbox = demo
-        page = await browser.new_page(viewport={"width": 1024, "height": 900})
+        # A context of its own, closed at the end: its keep-alive connections would otherwise hold
+        # the demo's graceful shutdown until its timeout.
+        context = await browser.new_context(viewport={"width": 1024, "height": 900})
+        try:
+            await self._walk_through(await context.new_page(), base, mailbox, artifacts)
+        finally:
+            await context.close()
+
+    async def _walk_through(self, page: Page, base: str, mailbox: Path, artifacts: Path) -> None:
 
         async def ready() -> bool:
             try:
