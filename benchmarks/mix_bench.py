@@ -39,8 +39,6 @@ import httpx
 from adapter.auth import Role, mint_token
 from benchmarks.calcom_bench import (
     DEMO_PER_FIELD,
-    MISS_OFFSET,
-    MISS_SPAN,
     availability_path,
     free_slots,
     mentor_ids,
@@ -78,6 +76,10 @@ from thotis_ext.enums import AcademicField
 #: SPEC.md §8: what the sidecar may add to Cal.com's latency on an availability miss and a booking.
 MISS_EXTRA_MS = 20.0
 BOOKING_EXTRA_MS = 30.0
+#: The range capacity reads from the cache: weeks ahead, past what the mix's bookings took (they take
+#: each mentor's soonest slots), and three days long, so a weekend never leaves it empty.
+HIT_OFFSET = dt.timedelta(days=20)
+HIT_SPAN = dt.timedelta(days=3)
 STEP_ROUTES = ("list", "profile", "availability", "webhook", "booking")
 CLOSED_ORDER = ("ceiling", "list", "profile", "availability hit", "ceiling")
 #: Extra time the generator gets beyond warm-up + duration before it is killed.
@@ -561,8 +563,8 @@ def run_mix(opts: MixOptions) -> int:
             flush=True,
         )
 
-        base = (dt.datetime.now(dt.UTC) + MISS_OFFSET).replace(second=0, microsecond=0)
-        hit_path = availability_path(mentors[-1], base, base + MISS_SPAN)
+        base = (dt.datetime.now(dt.UTC) + HIT_OFFSET).replace(second=0, microsecond=0)
+        hit_path = availability_path(mentors[-1], base, base + HIT_SPAN)
         _warm(sidecar, token, [hit_path])
         paths = {
             "list": "/api/v2/students/by-field/LAW",
