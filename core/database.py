@@ -155,7 +155,8 @@ class Database:
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         # The same pool, with each statement committing on its own: no BEGIN and COMMIT (or
-        # ROLLBACK) round trips around it, two of a cached read miss's three.
+        # ROLLBACK) round trips around it, two of a cached read miss's three. For a single-statement
+        # write or a read that needs no snapshot; `after_commit` and `on_rollback` never run there.
         self.autocommit_sessionmaker = async_sessionmaker(
             self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
         )
@@ -170,13 +171,6 @@ class Database:
                 await rollback(session)
                 raise
             await commit(session)
-
-    @asynccontextmanager
-    async def autocommit_session(self) -> AsyncIterator[AsyncSession]:
-        """A session whose every statement commits on its own, for a single-statement write or a
-        read that needs no snapshot. `after_commit` and `on_rollback` callbacks never run here."""
-        async with self.autocommit_sessionmaker() as session:
-            yield session
 
     async def ping(self) -> None:
         """Run `SELECT 1`; raises whatever the driver raises when the database is down."""

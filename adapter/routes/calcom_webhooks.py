@@ -48,7 +48,7 @@ async def receive(request: Request[Any, Any, Any]) -> Response[bytes]:
     tolerance = timedelta(seconds=services.settings.calcom_webhook_tolerance_seconds)
     now = services.clock.now()
     inbox.check_fresh(event, now, tolerance)
-    async with services.database.autocommit_session() as session:  # one INSERT: no BEGIN/COMMIT round trips
+    async with services.database.autocommit_sessionmaker() as session:  # one INSERT: no BEGIN/COMMIT round trips
         recorded = await inbox.record(session, event, now)
     log.info("Cal.com webhook %s for %s%s", event.trigger, event.booking_uid or "-", "" if recorded else " (duplicate)")
     answer = {"received": True, "duplicate": recorded is None, "triggerEvent": event.trigger}

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import text
@@ -348,6 +349,24 @@ class TestFreeSlotCountFollowsBookings:
         assert await years("/by-field/MEDICINE") == {"m2": 2}, "another field's page is kept"
         assert await years("/by-field/LAW") == {"m1": 4}
         assert await years("") == {"m1": 4, "m2": 4}
+
+    async def test_a_transaction_dropping_one_field_s_lists_and_then_all_drops_all(
+        self, services: Services, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from core.database import commit
+        from thotis_ext.profiles.service import ALL_LIST_GROUPS, invalidate_profile_after_commit, list_group
+
+        dropped: list[str] = []
+
+        async def invalidate(keys: Any = (), groups: Any = ()) -> None:
+            dropped.extend(groups)
+
+        monkeypatch.setattr(services.cache, "invalidate", invalidate)
+        async with services.database.sessionmaker() as session:
+            invalidate_profile_after_commit(session, services.cache, "m1", in_field="LAW")  # a booking
+            invalidate_profile_after_commit(session, services.cache, "m1")  # then its profile changes
+            await commit(session)
+        assert set(dropped) == set(ALL_LIST_GROUPS) and list_group("MEDICINE") in dropped
 
     async def test_a_mentor_moving_to_another_field_leaves_one_list_and_joins_the_other(
         self, api: httpx.AsyncClient

@@ -100,7 +100,7 @@ def invalidate_profile_after_commit(
     can show it (its counts and rating order them) and any further `groups` (e.g. its slots).
 
     `in_field`: the mentor's academic field, when the change cannot move the mentor to another
-    field (a booking, a rating, a recount); only that field's pages and the unfiltered ones go.
+    field (a booking, a cancellation, a slot recount); only that field's pages and the unfiltered ones go.
     Without it, every list page goes.
     """
     lists = (LIST_GROUP, list_group(in_field)) if in_field is not None else ALL_LIST_GROUPS
@@ -108,7 +108,9 @@ def invalidate_profile_after_commit(
     async def invalidate() -> None:
         await cache.invalidate(profile_cache_keys(user_id), (*lists, *groups))
 
-    after_commit(session, invalidate, key=("profile-caches", user_id, *groups))
+    # Keyed by what it drops: a change that drops every list in the same transaction as one that
+    # drops a field's lists registers its own callback instead of being absorbed by the first.
+    after_commit(session, invalidate, key=("profile-caches", user_id, *lists, *groups))
 
 
 def check_user_id(user_id: str) -> None:
