@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import itertools
 import json
 import math
 import os
@@ -427,12 +428,10 @@ def markdown(opts: MixOptions, run: MixRun, steps: list[MixRun], closed: list[Cl
 def _steps_section(steps: list[MixRun], delay_ms: float) -> list[str]:
     if not steps:
         return []
-    met = [run.phase.target_rate for run in steps if mix_met(run, delay_ms)]
-    best = 0.0
-    for run in steps:  # the highest rate met with every lower step met too
-        if not mix_met(run, delay_ms):
-            break
-        best = run.phase.target_rate
+    met = [mix_met(run, delay_ms) for run in steps]
+    # The highest rate met with every lower step met too.
+    passed = len(list(itertools.takewhile(bool, met)))
+    best = steps[passed - 1].phase.target_rate if passed else 0.0
     lines = [
         f"### Mix sustainable rate: {best:g} req/s" if best else "### Mix sustainable rate: none of the steps",
         "",
@@ -443,7 +442,7 @@ def _steps_section(steps: list[MixRun], delay_ms: float) -> list[str]:
         "| sidecar / machine cores | met |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
-    for run in steps:
+    for run, ok in zip(steps, met, strict=True):
         p = {stats.route: stats.p99 for stats in run.phase.routes}
         c = run.calcom.p99 if run.calcom is not None else math.nan
         cells = " | ".join(
@@ -452,7 +451,7 @@ def _steps_section(steps: list[MixRun], delay_ms: float) -> list[str]:
         lines.append(
             f"| {run.phase.target_rate:g} | {run.phase.total.rps:.0f} | {cells} | {c:.1f} | "
             f"{run.phase.server_cores:.2f} / {run.phase.machine_busy_cores:.2f} | "
-            f"{'yes' if run.phase.target_rate in met else '**no**'} |"
+            f"{'yes' if ok else '**no**'} |"
         )
     return [*lines, ""]
 
