@@ -16,13 +16,13 @@ from litestar.openapi.spec import Components, SecurityScheme
 from adapter.auth import TokenVerifier
 from adapter.calcom_wiring import connect_calcom
 from adapter.deps import DEPENDENCIES
+from adapter.edge import edge_middleware
 from adapter.errors import EXCEPTION_HANDLERS
-from adapter.guards import api_guard
+from adapter.guards import api_access
 from adapter.logging_setup import configure_logging
-from adapter.monitoring import init_sentry, metrics_middleware
+from adapter.monitoring import init_sentry
 from adapter.pages import admin, directory, mentor, rate, widget
 from adapter.pages.assets import static_asset
-from adapter.request_context import request_context_middleware
 from adapter.routes import (
     availability,
     calcom_webhooks,
@@ -38,7 +38,6 @@ from adapter.routes import (
 from adapter.routes.bookings import BookingsController
 from adapter.routes.students import StudentsController
 from adapter.routes.webhooks_admin import WebhookEndpointsController
-from adapter.security_headers import security_headers_middleware
 from adapter.services import Services
 from calcom_client.simulator import CalcomSimulator
 from core.cache import Cache
@@ -183,7 +182,7 @@ def create_app(
             privacy.privacy_erase,
             WebhookEndpointsController,
         ],
-        guards=[api_guard],
+        before_request=api_access,
         security=[{"BearerAuth": []}],
     )
     return Litestar(
@@ -205,11 +204,7 @@ def create_app(
         lifespan=[lifespan],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[
-            metrics_middleware(metrics),
-            request_context_middleware(log_access=settings.access_log),
-            security_headers_middleware,
-        ],
+        middleware=[edge_middleware(metrics, log_access=settings.access_log)],
         cors_config=CORSConfig(
             allow_origins=settings.allowed_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],

@@ -1,4 +1,4 @@
-"""Monitoring: request timing into `RequestMetrics`, and Sentry error reports without personal data (R16.1).
+"""Monitoring: the request metrics (timed by `adapter.edge`), and Sentry error reports without personal data (R16.1).
 
 `sentry_sdk` is imported only once Sentry is configured (it costs ~0.3 s at import), so with
 Sentry off the error path pays one dictionary lookup.
@@ -8,18 +8,13 @@ from __future__ import annotations
 
 import re
 import sys
-import time
-from collections.abc import Callable
-from time import perf_counter
 from typing import TYPE_CHECKING, Any, cast
 
 from litestar.connection import ASGIConnection
-from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapter.auth import Principal
 from adapter.request_context import current_request_id
-from core.metrics import UNMATCHED, RequestMetrics
+from core.metrics import RequestMetrics
 from core.settings import Settings
 
 if TYPE_CHECKING:
@@ -36,39 +31,6 @@ def metrics_of(connection: ASGIConnection[Any, Any, Any, Any]) -> RequestMetrics
     """The app's request metrics (one per app, so one per process)."""
     metrics: RequestMetrics = connection.app.state.metrics
     return metrics
-
-
-def metrics_middleware(metrics: RequestMetrics) -> Callable[[ASGIApp], ASGIApp]:
-    """ASGI middleware: time each HTTP request into `metrics` under its route template.
-
-    Litestar runs middleware after routing, so `scope["path_template"]` is already set; a
-    request the router refuses (unknown path, wrong method) never reaches middleware.
-    """
-
-    def wrap(app: ASGIApp) -> ASGIApp:
-        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != ScopeType.HTTP:
-                await app(scope, receive, send)
-                return
-            status = 500  # when the app fails before answering
-
-            async def send_with_status(message: Message) -> None:
-                nonlocal status
-                if message["type"] == "http.response.start":
-                    status = message["status"]
-                await send(message)
-
-            start = perf_counter()
-            try:
-                await app(scope, receive, send_with_status)
-            finally:
-                method: str = scope.get("method", "GET")
-                route = scope.get("path_template") or UNMATCHED
-                metrics.record(method, route, status, perf_counter() - start, time.time())
-
-        return middleware
-
-    return wrap
 
 
 # --- Sentry -----------------------------------------------------------------------------------

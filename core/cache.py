@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from core.local_cache import LocalCache
 from core.redis import RedisGateway
+from core.single_flight import SingleFlight
 
 _INVALIDATE_GROUP = """
 local members = redis.call('SMEMBERS', KEYS[1])
@@ -39,6 +40,7 @@ class Cache:
         self._redis = gateway
         self._local = local
         self._channel = gateway.key("invalidate")
+        self._fills: SingleFlight[bytes] = SingleFlight()
 
     async def get_bytes(self, key: str, *, group: str | None = None) -> bytes | None:
         """The cached bytes, or None; `group` must be the one the value was stored with."""
@@ -87,9 +89,26 @@ class Cache:
         cached = await self.get_bytes(key, group=group)
         if cached is not None:
             return cached
-        value = dump(await load())
-        await self.set_bytes(key, value, ttl_seconds, group=group)
-        return value
+        return await self.fill(key, load, ttl_seconds, group=group)
+
+    async def fill(
+        self,
+        key: str,
+        load: Callable[[], Awaitable[Any]],
+        ttl_seconds: int,
+        *,
+        group: str | None = None,
+    ) -> bytes:
+        """Load, store and return the JSON bytes of a missed `key`. Concurrent fills of one key in
+        this process share one load: when a hot value expires, a hundred waiting requests would
+        otherwise each query the database (and open connections past the pool's size)."""
+
+        async def load_and_store() -> bytes:
+            value = dump(await load())
+            await self.set_bytes(key, value, ttl_seconds, group=group)
+            return value
+
+        return await self._fills.run(key, load_and_store)
 
     def clear_local(self) -> None:
         """Forget this process's copies (tests, and after changes made behind the cache's back)."""

@@ -3,12 +3,22 @@ e-mail addresses and secrets whatever a message interpolates."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import sys
+import time
 from datetime import datetime, timedelta
 
-from adapter.logging_setup import ContextFilter, JsonFormatter, TextFormatter, configure_logging
+from adapter.logging_setup import (
+    FLUSH_BYTES,
+    FLUSH_INTERVAL_SECONDS,
+    BatchingStreamHandler,
+    ContextFilter,
+    JsonFormatter,
+    TextFormatter,
+    configure_logging,
+)
 from adapter.request_context import request_id_var
 from core.settings import LogFormat
 
@@ -69,4 +79,82 @@ class TestConfigureLogging:
             for handler in list(root.handlers):
                 if handler not in before[0]:
                     root.removeHandler(handler)
+            root.setLevel(before[1])
+
+
+class TestBatchingStreamHandler:
+    """Lines are written in batches, in order, and none is lost: a warning writes what is pending at
+    once, the flusher thread writes the rest within a fraction of a second, and closing writes all."""
+
+    @staticmethod
+    def handler(stream: io.StringIO) -> BatchingStreamHandler:
+        made = BatchingStreamHandler(stream)
+        made.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        return made
+
+    @staticmethod
+    def info(message: str) -> logging.LogRecord:
+        return logging.LogRecord("thotis.test", logging.INFO, __file__, 1, message, (), None)
+
+    def test_a_warning_writes_the_pending_lines_before_it_in_order(self) -> None:
+        stream = io.StringIO()
+        handler = self.handler(stream)
+        try:
+            for n in range(3):
+                handler.handle(self.info(f"line {n}"))
+            handler.handle(record("trouble"))
+            assert stream.getvalue() == "INFO line 0\nINFO line 1\nINFO line 2\nWARNING trouble\n"
+        finally:
+            handler.close()
+
+    def test_pending_lines_are_written_without_further_logging(self) -> None:
+        stream = io.StringIO()
+        handler = self.handler(stream)
+        try:
+            handler.handle(self.info("quiet"))
+            deadline = time.monotonic() + 5
+            while "quiet" not in stream.getvalue() and time.monotonic() < deadline:
+                time.sleep(FLUSH_INTERVAL_SECONDS / 4)
+            assert stream.getvalue() == "INFO quiet\n"
+        finally:
+            handler.close()
+
+    def test_a_full_buffer_is_written_at_once(self) -> None:
+        stream = io.StringIO()
+        handler = self.handler(stream)
+        try:
+            line = "x" * 1000
+            for _ in range(FLUSH_BYTES // 1000 + 1):
+                handler.handle(self.info(line))
+            assert stream.getvalue().count(line) > FLUSH_BYTES // 1100
+        finally:
+            handler.close()
+
+    def test_closing_writes_every_pending_line_and_stops_the_flusher(self) -> None:
+        stream = io.StringIO()
+        handler = self.handler(stream)
+        lines = [f"line {n}" for n in range(500)]
+        for line in lines:
+            handler.handle(self.info(line))
+        flusher = handler.flusher
+        assert flusher is not None and flusher.is_alive()
+        handler.close()
+        assert stream.getvalue().splitlines() == [f"INFO {line}" for line in lines]
+        flusher.join(timeout=5)
+        assert not flusher.is_alive()
+
+    def test_reconfiguring_closes_the_previous_handler(self) -> None:
+        root = logging.getLogger()
+        before = list(root.handlers), root.level
+        try:
+            configure_logging("INFO", LogFormat.TEXT)
+            first = next(h for h in root.handlers if isinstance(h, BatchingStreamHandler))
+            configure_logging("INFO", LogFormat.TEXT)
+            assert first not in root.handlers
+            assert sum(isinstance(h, BatchingStreamHandler) for h in root.handlers) == 1
+        finally:
+            for handler in list(root.handlers):
+                if handler not in before[0]:
+                    root.removeHandler(handler)
+                    handler.close()
             root.setLevel(before[1])

@@ -31,6 +31,29 @@ class TestCache:
         assert await cache.get_or_load("k", load, 60) == b'{"n":2}'
         await gateway.close()
 
+    async def test_concurrent_misses_of_one_key_share_one_load(self, test_settings: Settings) -> None:
+        assert test_settings.redis_url
+        gateway = RedisGateway(connect_redis(test_settings.redis_url), prefix=f"thotis-test-c-{uuid.uuid4().hex}:")
+        cache, calls, both_started, release = Cache(gateway), [], asyncio.Event(), asyncio.Event()
+
+        async def load() -> dict[str, int]:
+            calls.append(1)
+            if len(calls) == 2:
+                both_started.set()
+            await release.wait()
+            return {"n": len(calls)}
+
+        waiting = [asyncio.create_task(cache.get_or_load("hot", load, 60)) for _ in range(50)]
+        other = asyncio.create_task(cache.get_or_load("cold", load, 60))
+        await asyncio.wait_for(both_started.wait(), 10)
+        release.set()
+        values = await asyncio.gather(*waiting)
+        assert len(calls) == 2, "one load for the 50 misses of `hot`, one for `cold`"
+        assert set(values) == {values[0]} and values[0] in (b'{"n":1}', b'{"n":2}')
+        assert await other in (b'{"n":1}', b'{"n":2}')
+        assert await cache.get_bytes("hot") == values[0], "the shared load stored its value once"
+        await gateway.close()
+
     async def test_group_invalidation_removes_every_member(self, test_settings: Settings) -> None:
         assert test_settings.redis_url
         gateway = RedisGateway(connect_redis(test_settings.redis_url), prefix=f"thotis-test-c-{uuid.uuid4().hex}:")

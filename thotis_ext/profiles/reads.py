@@ -138,9 +138,7 @@ class ProfileReads:
                 return _split_page(cached)
             except ValueError:
                 pass  # a value we did not write: reload it
-        fresh = dump(await load())
-        await self.cache.set_bytes(key, fresh, self.config.list_ttl_seconds, group=group)
-        return _split_page(fresh)
+        return _split_page(await self.cache.fill(key, load, self.config.list_ttl_seconds, group=group))
 
     async def universities(self) -> list[str]:
         """Universities that have listed mentors, for the directory's filter (cached like a list page)."""
