@@ -145,7 +145,7 @@ def create_app(
     """Build the app. Pass `services` to share engines (tests); else they are built at start-up."""
     settings = settings or (services.settings if services else Settings())
     settings.ensure_safe()
-    configure_logging(settings.log_level, settings.effective_log_format)
+    configure_logging(settings.log_level, settings.effective_log_format, settings.log_flush_seconds)
     init_sentry(settings)
     metrics = RequestMetrics(MAX_WINDOW_SECONDS)
 

@@ -50,7 +50,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         settings.ensure_safe()
     except ConfigurationError as exc:
         raise click.ClickException(str(exc)) from exc
-    configure_logging(settings.log_level, settings.effective_log_format)
+    configure_logging(settings.log_level, settings.effective_log_format, settings.log_flush_seconds)
     # uvicorn re-raises the SIGTERM it handled once it has stopped gracefully; with this handler
     # that ends the process with status 0 (a clean stop), not killed-by-signal.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -163,7 +163,7 @@ def deliver() -> None:
 
     settings = _settings()
     database_url = _require_database(settings)
-    configure_logging(settings.log_level, settings.effective_log_format)
+    configure_logging(settings.log_level, settings.effective_log_format, settings.log_flush_seconds)
     init_sentry(settings)
 
     async def run() -> None:

@@ -97,7 +97,7 @@ def run_jobs_process(settings: Settings, *, worker: bool, scheduler: bool) -> No
     from adapter.logging_setup import configure_logging
     from adapter.monitoring import init_sentry
 
-    configure_logging(settings.log_level, settings.effective_log_format)
+    configure_logging(settings.log_level, settings.effective_log_format, settings.log_flush_seconds)
     init_sentry(settings)
 
     async def run() -> None:

@@ -6,8 +6,8 @@ and duration. E-mail addresses and `secret=…`-like pairs are masked in message
 prospective students' personal data never reaches the logs, whatever a message interpolates.
 
 Lines are written in batches, as nginx's `access_log … buffer= flush=` does: a write per request
-was a system call under the event loop on every response. A warning or worse, a full buffer, a
-fifth of a second, and exit each write what is pending, in order.
+was a system call under the event loop on every response. A warning or worse, a full buffer,
+`THOTIS_LOG_FLUSH_SECONDS` (0.2 s) and exit each write what is pending, in order.
 """
 
 from __future__ import annotations
@@ -31,8 +31,7 @@ TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s request_id=%(request_id)s %(
 
 #: Structured fields a record may carry (`log.info(…, extra={"status": 200})`), copied into JSON.
 EXTRA_FIELDS = ("method", "path", "status", "duration_ms", "job", "error_code", "role")
-#: Pending lines are written at least this often, and at once past `FLUSH_BYTES` or at WARNING.
-FLUSH_INTERVAL_SECONDS = 0.2
+#: Pending lines are written at once past this size or at WARNING (else every `flush_seconds`).
 FLUSH_BYTES = 64 * 1024
 _JSON = msgspec.json.Encoder(enc_hook=str)
 
@@ -93,8 +92,9 @@ class TextFormatter(logging.Formatter):
 class BatchingStreamHandler(logging.StreamHandler[TextIO]):
     """A stream handler that formats each record at once and writes the lines in batches."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, flush_seconds: float = 0.2) -> None:
         super().__init__(stream)
+        self.flush_seconds = flush_seconds
         self._pending: list[str] = []
         self._pending_bytes = 0
         self._wake = threading.Event()
@@ -111,7 +111,7 @@ class BatchingStreamHandler(logging.StreamHandler[TextIO]):
             return
         self._pending.append(line)
         self._pending_bytes += len(line)
-        if record.levelno >= logging.WARNING or self._pending_bytes >= FLUSH_BYTES:
+        if record.levelno >= logging.WARNING or self._pending_bytes >= FLUSH_BYTES or self.flush_seconds <= 0:
             self.flush()
         elif self._flusher_pid != os.getpid():
             self._flusher_pid = os.getpid()
@@ -138,7 +138,7 @@ class BatchingStreamHandler(logging.StreamHandler[TextIO]):
 
     def _flush_periodically(self) -> None:
         pid = os.getpid()
-        while not self._wake.wait(FLUSH_INTERVAL_SECONDS) and self._flusher_pid == pid:
+        while not self._wake.wait(self.flush_seconds) and self._flusher_pid == pid:
             self.flush()
 
 
@@ -154,14 +154,15 @@ def _flush_before_fork() -> None:
 os.register_at_fork(before=_flush_before_fork)
 
 
-def configure_logging(level: str, log_format: LogFormat = LogFormat.TEXT) -> None:
-    """Install one stderr handler on the root logger (idempotent); uvicorn's loggers propagate to it."""
+def configure_logging(level: str, log_format: LogFormat = LogFormat.TEXT, flush_seconds: float = 0.2) -> None:
+    """Install one stderr handler on the root logger (idempotent); uvicorn's loggers propagate to it.
+    Lines are written at least every `flush_seconds` (0: each at once)."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_thotis", False):
             root.removeHandler(handler)
             handler.close()
-    handler = BatchingStreamHandler(sys.stderr)
+    handler = BatchingStreamHandler(sys.stderr, flush_seconds)
     handler.setFormatter(JsonFormatter() if log_format is LogFormat.JSON else TextFormatter())
     handler.addFilter(ContextFilter())
     handler._thotis = True  # type: ignore[attr-defined]

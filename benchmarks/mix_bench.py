@@ -363,7 +363,8 @@ def markdown(opts: MixOptions, run: MixRun, steps: list[MixRun], closed: list[Cl
         f"## Mix: {opts.users} users, {opts.rate:g} req/s",
         "",
         f"CPU sidecar / generator / machine: {phase.server_cores:.2f} / {phase.generator_cores:.2f} / "
-        f"{phase.machine_busy_cores:.2f} cores; worker + scheduler + simulator: {cpu_jobs:.2f} cores. "
+        f"{phase.machine_busy_cores:.2f} cores; worker + scheduler + simulator: {cpu_jobs:.2f} cores; "
+        f"some task waited for a core {_share(phase.cpu_waiting_share)} of the time (Linux PSI). "
         f"{phase.slow_seconds} of {phase.seconds} seconds had their own p99 (all routes) over 50 ms.",
         "",
         "| route | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | statuses | target | met |",
@@ -439,8 +440,8 @@ def _steps_section(steps: list[MixRun], delay_ms: float) -> list[str]:
         f"and ≥ {MIN_ACHIEVED_SHARE:.0%} of the rate is delivered.",
         "",
         "| rate | delivered | list p99 | profile p99 | availability p99 | webhook p99 | booking p99 | Cal.com p99 "
-        "| sidecar / machine cores | met |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+        "| sidecar / machine cores | waited for a core | met |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |",
     ]
     for run, ok in zip(steps, met, strict=True):
         p = {stats.route: stats.p99 for stats in run.phase.routes}
@@ -451,9 +452,13 @@ def _steps_section(steps: list[MixRun], delay_ms: float) -> list[str]:
         lines.append(
             f"| {run.phase.target_rate:g} | {run.phase.total.rps:.0f} | {cells} | {c:.1f} | "
             f"{run.phase.server_cores:.2f} / {run.phase.machine_busy_cores:.2f} | "
-            f"{'yes' if ok else '**no**'} |"
+            f"{_share(run.phase.cpu_waiting_share)} | {'yes' if ok else '**no**'} |"
         )
     return [*lines, ""]
+
+
+def _share(value: float) -> str:
+    return "–" if math.isnan(value) else f"{value:.0%}"
 
 
 def _ratio(value: float) -> str:

@@ -72,6 +72,8 @@ class Phase:
     slow_seconds: int = 0
     seconds: int = 0
     error_samples: list[str] = field(default_factory=list)
+    #: Share of the window during which some task waited for a core (PSI); NaN when not reported.
+    cpu_waiting_share: float = math.nan
 
     @classmethod
     def from_result(cls, label: str, result: dict[str, Any]) -> Phase:
@@ -106,6 +108,7 @@ class Phase:
             slow_seconds=slow,
             seconds=len(by_second),
             error_samples=list(result["error_samples"]),
+            cpu_waiting_share=float(result.get("cpu_waiting_share", math.nan)),
         )
 
     def sustained(self) -> bool:

@@ -58,6 +58,13 @@ class Settings(BaseSettings):
         "production, text elsewhere.",
     )
     access_log: bool = Field(True, description="Log one line per HTTP request (method, path, status, duration).")
+    log_flush_seconds: float = Field(
+        0.2,
+        ge=0,
+        le=10,
+        description="Log lines are written in batches at least this often (and at once from WARNING up); "
+        "0 writes every line as it comes.",
+    )
     shutdown_timeout_seconds: int = Field(
         20,
         ge=1,

@@ -68,6 +68,7 @@ def test_settings(database_url: str) -> Settings:
         webhook_delivery_interval_seconds=0,  # tests deliver with `deliver_due`, at the time they choose
         calcom_inbox_sweep_seconds=0,  # and apply pending webhooks with `process_pending`
         jobs_enabled=False,  # and run jobs by calling them
+        log_flush_seconds=0,  # lines written during a test are captured with it
     )
 
 

@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 
 from adapter.logging_setup import (
     FLUSH_BYTES,
-    FLUSH_INTERVAL_SECONDS,
     BatchingStreamHandler,
     ContextFilter,
     JsonFormatter,
@@ -114,8 +113,17 @@ class TestBatchingStreamHandler:
             handler.handle(self.info("quiet"))
             deadline = time.monotonic() + 5
             while "quiet" not in stream.getvalue() and time.monotonic() < deadline:
-                time.sleep(FLUSH_INTERVAL_SECONDS / 4)
+                time.sleep(handler.flush_seconds / 4)
             assert stream.getvalue() == "INFO quiet\n"
+        finally:
+            handler.close()
+
+    def test_with_no_interval_every_line_is_written_at_once(self) -> None:
+        stream = io.StringIO()
+        handler = BatchingStreamHandler(stream, flush_seconds=0)
+        try:
+            handler.handle(self.info("now"))
+            assert stream.getvalue().endswith("now\n") and handler.flusher is None
         finally:
             handler.close()
 
