@@ -52,10 +52,10 @@ async def rescheduled_event(db: AsyncSession, new: Session, previous_uid: str | 
     await emit(db, "booking.rescheduled", data, subject=new.uid, occurred_at=now)
     if new.status == SessionStatus.SCHEDULED.value:
         await queue_session_emails(db, EmailKind.RESCHEDULE, new, now, previous_start=previous_start)
-        _skip_reminder_if_near(new, now)
+        skip_reminder_if_near(new, now)
 
 
-def _skip_reminder_if_near(row: Session, now: datetime) -> None:
+def skip_reminder_if_near(row: Session, now: datetime) -> None:
     """A session booked less than a day ahead gets no separate reminder: its confirmation is one."""
     if row.start_at - now <= rules.REMINDER_LEAD:
         row.reminder_queued_at = row.reminder_queued_at or now
@@ -67,7 +67,7 @@ async def _notify(db: AsyncSession, event_type: str, row: Session, now: datetime
     if event_type == "booking.created":
         if row.status == SessionStatus.SCHEDULED.value:  # a booking first seen cancelled is not confirmed
             await queue_session_emails(db, EmailKind.CONFIRMATION, row, now)
-            _skip_reminder_if_near(row, now)
+            skip_reminder_if_near(row, now)
         await track_session(db, "booking_created", row, mentor, now)
     elif event_type == "booking.cancelled":
         await queue_session_emails(db, EmailKind.CANCELLATION, row, now)

@@ -132,6 +132,23 @@ class TestDelivery:
         assert rescheduled["data"]["previousUid"] == first["uid"] and rescheduled["data"]["sessionUid"] == new_uid
         assert await deliver(services, receiver, NOW + timedelta(hours=1)) == 0  # delivered once
 
+    async def test_an_event_is_queued_for_each_enabled_endpoint_that_wants_it(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
+    ) -> None:
+        everything = await add_endpoint(api)
+        await add_endpoint(api, ["rating.submitted"])
+        disabled = await add_endpoint(api, ["booking.created"])
+        async with services.database.engine.begin() as connection:
+            await connection.execute(
+                text("UPDATE thotis.webhook_endpoints SET disabled_at = now() WHERE id = :id"), {"id": disabled["id"]}
+            )
+        await linked_mentor(api, simulator)
+        assert (await book(api, booking())).status_code == 201
+        rows = await delivery_rows(services)
+        assert [(row["endpoint_id"], row["status"], row["attempts"]) for row in rows] == [
+            (everything["id"], "pending", 0)
+        ]
+
     @given(position=st.integers(0, 10_000), part=st.sampled_from(["body", "id", "timestamp", "signature"]))
     def test_property_27_any_tampering_fails_verification(self, position: int, part: str) -> None:
         secret = signing.new_secret()

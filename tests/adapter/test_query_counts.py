@@ -16,8 +16,12 @@ from sqlalchemy import event
 
 from adapter.auth import Role
 from adapter.services import Services
+from calcom_client.simulator import CalcomSimulator
+from tests.adapter.conftest import NOW
 from tests.adapter.helpers import SERVICE, auth, create_profile
 from tests.adapter.test_admin_page import signed_in
+from tests.adapter.test_availability import linked_mentor
+from tests.adapter.test_bookings import SLOT, book, booking
 from tests.conftest import empty_caches
 from tests.factories import STUDENT_EMAIL, insert_sessions, valid_body
 
@@ -91,3 +95,27 @@ class TestNoNPlusOne:
         many = await statements_per_route(api, services)
         assert many == few
         assert all(count >= 1 for count in few.values()), few  # each listing did reach the database
+
+
+class TestBookingRoundTrips:
+    """Each statement of a booking is a round trip taken after Cal.com answered: under load each is
+    one more wait for a busy database or core, so their number is held here."""
+
+    async def test_a_booking_sends_eight_statements_whatever_the_endpoints_and_the_start(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
+    ) -> None:
+        await linked_mentor(api, simulator)
+
+        async def statements_of_a_booking(start: datetime) -> int:
+            with counting(services) as statements:
+                response = await book(api, booking(start))
+            assert response.status_code == 201, response.text
+            return len(statements)
+
+        counts = [await statements_of_a_booking(NOW + timedelta(hours=4))]  # no endpoint; no reminder to come
+        for _ in range(2):
+            created = await api.post("/api/v2/webhooks", json={"url": "http://127.0.0.1:9/h"}, headers=ADMIN)
+            assert created.status_code == 201, created.text
+        counts.append(await statements_of_a_booking(NOW + timedelta(hours=5)))  # two endpoints
+        counts.append(await statements_of_a_booking(SLOT))  # two endpoints; a reminder to come
+        assert counts == [8, 8, 8], counts

@@ -99,6 +99,8 @@ class SessionService:
         }
         booking = await self._book_in_calcom(mentor, start, fields)
         row = _scheduled_row(booking, mentor.user_id, start, fields)
+        # Decided before the INSERT, not after it: a later change of the row is one more UPDATE.
+        events.skip_reminder_if_near(row, now)
         api_key = self.linker.api_key_for(mentor)  # read now: a failed flush leaves `mentor` unloadable
         # Whatever stops this transaction from committing from here on (the database going away
         # mid-request, a failed commit) cancels the Cal.com booking again: recorded in both or neither.
