@@ -11,8 +11,11 @@ import jwt
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from litestar import Litestar
 
+from adapter.app import API_PREFIX
 from adapter.auth import Role
+from adapter.guards import api_access
 from adapter.services import Services
 from core.settings import DEMO_JWT_SECRET
 from tests.adapter.helpers import ADMIN, SERVICE, assert_error, auth, create_profile, token
@@ -170,3 +173,17 @@ class _FrozenDatetime:
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._real, name)
+
+
+class TestEveryApiRouteIsChecked:
+    def test_every_api_handler_runs_the_api_check_first(self, app: Litestar) -> None:
+        """The check is the API router's before-request hook (adapter.guards.api_access); a handler
+        that set its own hook would replace it silently, so each one's resolved hook is looked at."""
+        checked = [
+            (route.path, handler.resolve_before_request())
+            for route in app.routes
+            if route.path.startswith(API_PREFIX)
+            for handler in getattr(route, "route_handlers", ())
+        ]
+        assert len(checked) > 30
+        assert [(path, hook) for path, hook in checked if hook is not api_access] == []
