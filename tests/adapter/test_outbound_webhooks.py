@@ -33,6 +33,7 @@ from webhooks_out import signing
 from webhooks_out.delivery import FAST_RETRIES, SLOW_RETRIES, DeliveryConfig, deliver_due, retry_delay
 
 HOOKS = "/api/v2/webhooks"
+MAC_FULL_DIGITS = 32 * 8 // 6
 
 
 async def add_endpoint(api: httpx.AsyncClient, events: list[str] | None = None) -> dict[str, Any]:
@@ -164,8 +165,10 @@ class TestDelivery:
         elif part == "timestamp":
             headers["webhook-timestamp"] = str(now + 1 + position % 100)
         else:
-            raw = headers["webhook-signature"]
-            index = 3 + position % (len(raw) - 3)
+            raw = headers["webhook-signature"]  # "v1," + base64 of a 32-byte MAC
+            # Only the first 42 digits carry 6 bits of the MAC each: the 43rd carries 4 and 2 unused
+            # ones (A and B there can decode to the same MAC), the 44th is padding.
+            index = 3 + position % MAC_FULL_DIGITS
             swapped = "A" if raw[index] != "A" else "B"
             headers["webhook-signature"] = raw[:index] + swapped + raw[index + 1 :]
         with pytest.raises(WebhookVerificationError):
