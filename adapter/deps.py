@@ -59,7 +59,6 @@ def provide_availability_service(request: Request[Any, Any, Any]) -> Availabilit
         services.clock,
         ttl_seconds=services.settings.cache_slots_ttl_seconds,
         profile_ttl_seconds=services.settings.cache_profile_ttl_seconds,
-        fetches=services.slot_fetches,
     )
 
 

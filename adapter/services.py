@@ -16,8 +16,6 @@ from core.local_cache import InvalidationListener
 from core.ratelimit import RateLimiter
 from core.redis import RedisGateway
 from core.settings import Settings
-from core.single_flight import SingleFlight
-from thotis_ext.availability import Span
 from thotis_ext.calcom_link import CalcomLinker
 from thotis_ext.profiles.reads import ProfileReads
 from thotis_ext.profiles.service import ProfileConfig
@@ -58,8 +56,6 @@ class Services:
     jobs: BackgroundWorker | None = None
     _running: list[tuple[BackgroundWorker, asyncio.Task[None]]] = field(default_factory=list)
     _profile_reads: ProfileReads | None = None
-    #: Cal.com slot reads in flight in this process, shared by concurrent availability misses.
-    slot_fetches: SingleFlight[list[Span]] = field(default_factory=SingleFlight)
 
     @property
     def profile_reads(self) -> ProfileReads:

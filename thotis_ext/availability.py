@@ -18,10 +18,9 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calcom_client import CalcomClient, CalcomError
-from core.cache import Cache, dump
+from core.cache import Cache
 from core.clock import Clock
 from core.errors import Conflict
-from core.single_flight import SingleFlight
 from thotis_ext import rules
 from thotis_ext.calcom_errors import as_thotis_error
 from thotis_ext.enums import CalcomLinkStatus
@@ -83,7 +82,6 @@ class AvailabilityService:
         *,
         ttl_seconds: int = 120,
         profile_ttl_seconds: int = 300,
-        fetches: SingleFlight[list[Span]] | None = None,
     ) -> None:
         self.repositories = repositories
         self.client = client
@@ -91,8 +89,6 @@ class AvailabilityService:
         self.clock = clock
         self.ttl_seconds = ttl_seconds
         self.profile_ttl_seconds = profile_ttl_seconds
-        #: Share it across requests (one per process) so concurrent misses ask Cal.com once.
-        self.fetches: SingleFlight[list[Span]] = fetches if fetches is not None else SingleFlight()
 
     async def free_slots(self, user_id: str, start: datetime | None, end: datetime | None) -> list[Slot]:
         """Free 15-minute slots of a public, linked mentor inside the booking window, ascending.
@@ -170,20 +166,19 @@ class AvailabilityService:
         return int(target["eventTypeId"])
 
     async def _cached_spans(self, event_type_id: int, start: datetime, end: datetime) -> list[Span]:
+        # Concurrent misses of one range in this process share one Cal.com call (`Cache.fill`).
         key = f"slot-spans:{event_type_id}:{start.isoformat()}:{end.isoformat()}"
-        cached = await self.cache.get_bytes(key, group=slots_group(event_type_id))
-        if cached is not None:
-            return _SPANS.decode(cached)
-        return await self.fetches.run(key, lambda: self._fetch_spans(key, event_type_id, start, end))
 
-    async def _fetch_spans(self, key: str, event_type_id: int, start: datetime, end: datetime) -> list[Span]:
-        try:
-            found = await self.client.get_slots(event_type_id, start, end, time_zone="UTC", format="range")
-        except CalcomError as exc:
-            raise as_thotis_error(exc) from exc
-        spans = [(int(s.start.timestamp()), int((s.end or s.start + rules.SESSION_LENGTH).timestamp())) for s in found]
-        await self.cache.set_bytes(key, dump(spans), self.ttl_seconds, group=slots_group(event_type_id))
-        return spans
+        async def fetch() -> list[Span]:
+            try:
+                found = await self.client.get_slots(event_type_id, start, end, time_zone="UTC", format="range")
+            except CalcomError as exc:
+                raise as_thotis_error(exc) from exc
+            length = rules.SESSION_LENGTH  # when Cal.com gives no end
+            return [(int(s.start.timestamp()), int((s.end or s.start + length).timestamp())) for s in found]
+
+        cached = await self.cache.get_or_load(key, fetch, self.ttl_seconds, group=slots_group(event_type_id))
+        return _SPANS.decode(cached)
 
 
 async def refresh_slot_count(

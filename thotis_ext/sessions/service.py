@@ -97,11 +97,11 @@ class SessionService:
             "parental_consent": student.parental_consent,
             "consent": data.consent,
         }
-        booking = await self._book_in_calcom(mentor, start, fields)
+        api_key = self.linker.api_key_for(mentor)  # read now: a failed flush leaves `mentor` unloadable
+        booking = await self._book_in_calcom(mentor, start, fields, api_key)
         row = _scheduled_row(booking, mentor.user_id, start, fields)
         # Decided before the INSERT, not after it: a later change of the row is one more UPDATE.
         events.skip_reminder_if_near(row, now)
-        api_key = self.linker.api_key_for(mentor)  # read now: a failed flush leaves `mentor` unloadable
         # Whatever stops this transaction from committing from here on (the database going away
         # mid-request, a failed commit) cancels the Cal.com booking again: recorded in both or neither.
         undo_key = ("undo-booking", booking.uid)
@@ -208,13 +208,12 @@ class SessionService:
             raise BusinessRuleViolation("The session already starts at that time.", code="SAME_SLOT")
         mentor = await self._bookable_mentor(old.mentor_id)
         fields = {column: getattr(old, column) for column in _STUDENT_COLUMNS}
-        booking = await self._book_in_calcom(mentor, new_start, fields, rescheduled_from=uid)
+        api_key = self.linker.api_key_for(mentor)
+        booking = await self._book_in_calcom(mentor, new_start, fields, api_key, rescheduled_from=uid)
         try:
-            await self.client.cancel_booking(
-                uid, reason=f"Rescheduled to {booking.uid}", api_key=self.linker.api_key_for(mentor)
-            )
+            await self.client.cancel_booking(uid, reason=f"Rescheduled to {booking.uid}", api_key=api_key)
         except CalcomError as exc:
-            await self._undo_booking(booking.uid, self.linker.api_key_for(mentor))
+            await self._undo_booking(booking.uid, api_key)
             raise as_thotis_error(exc) from exc
         old.status = SessionStatus.CANCELLED.value
         old.rescheduled_to_uid = booking.uid
@@ -259,9 +258,16 @@ class SessionService:
         return session_view(row)
 
     async def _book_in_calcom(
-        self, mentor: StudentProfile, start: datetime, fields: dict[str, Any], *, rescheduled_from: str | None = None
+        self,
+        mentor: StudentProfile,
+        start: datetime,
+        fields: dict[str, Any],
+        api_key: str | None,
+        *,
+        rescheduled_from: str | None = None,
     ) -> Booking:
-        """Create the Cal.com booking, tagged as a Thotis session of this mentor."""
+        """Create the Cal.com booking, tagged as a Thotis session of this mentor (`api_key`: the
+        mentor's, decrypted once by the caller, which needs it again to undo)."""
         assert mentor.calcom_event_type_id is not None
         metadata = {"thotisSession": "true", "thotisMentorId": mentor.user_id}
         if rescheduled_from:
@@ -276,7 +282,7 @@ class SessionService:
                 attendee=attendee,
                 notes=fields["student_question"],
                 metadata=metadata,
-                api_key=self.linker.api_key_for(mentor),
+                api_key=api_key,
             )
         except CalcomBadRequest as exc:
             # Cal.com answers 400 for a slot that is taken or not free (contract §5).
