@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 
+from core.write_batch import NO_BATCH, BatchingSession
+
 log = logging.getLogger(__name__)
 
 SCHEMA = "thotis"
@@ -153,12 +155,16 @@ class Database:
             pool_recycle=1800,
             echo=echo,
         )
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Sessions that send their deferred writes as one statement (core/write_batch.py).
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, sync_session_class=BatchingSession)
         # The same pool, with each statement committing on its own: no BEGIN and COMMIT (or
         # ROLLBACK) round trips around it, two of a cached read miss's three. For a single-statement
         # write or a read that needs no snapshot; `after_commit` and `on_rollback` never run there.
         self.autocommit_sessionmaker = async_sessionmaker(
-            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+            expire_on_commit=False,
+            sync_session_class=BatchingSession,
+            info={NO_BATCH: True},
         )
 
     @asynccontextmanager

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import msgspec
-from sqlalchemy import DateTime, String, Table, bindparam, func, or_, select
+from sqlalchemy import DateTime, LargeBinary, String, Text, cast, func, insert, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import UpdateBase
 
+from core.write_batch import defer, pending, pending_writes
 from webhooks_out.models import WebhookDelivery, WebhookEndpoint, WebhookMessage
 
 EVENT_TYPES = (
@@ -30,27 +32,6 @@ EVENT_TYPES = (
 )
 
 
-#: A pending delivery of a message to every enabled endpoint that wants its type (none listed: all).
-_FAN_OUT = (
-    cast(Table, WebhookDelivery.__table__)
-    .insert()
-    .from_select(  # Core: a SELECT, not objects
-        ["message_id", "endpoint_id", "next_attempt_at"],
-        select(
-            bindparam("message_id", type_=String()),
-            WebhookEndpoint.id,
-            bindparam("due", type_=DateTime(timezone=True)),
-        ).where(
-            WebhookEndpoint.disabled_at.is_(None),
-            or_(
-                func.cardinality(WebhookEndpoint.events) == 0,
-                bindparam("event_type", type_=String()) == WebhookEndpoint.events.any_(),
-            ),
-        ),
-    )
-)
-
-
 def new_message_id(now: datetime) -> str:
     """`msg_` + milliseconds since the epoch (hex, sortable) + 64 random bits."""
     return f"msg_{int(now.timestamp() * 1000):012x}{secrets.token_hex(8)}"
@@ -59,30 +40,66 @@ def new_message_id(now: datetime) -> str:
 async def emit(
     session: AsyncSession, event_type: str, data: dict[str, Any], *, subject: str | None, occurred_at: datetime
 ) -> str:
-    """Queue one event; returns its message id. `subject` (a session uid) numbers its events 1, 2, …"""
+    """Queue one event; returns its message id. `subject` (a session uid) numbers its events 1, 2, …
+
+    The message and its deliveries go with the transaction's write batch (core/write_batch.py):
+    no statement is sent here.
+    """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
-    sequence = 1
-    if subject is not None:
-        last = await session.scalar(select(func.max(WebhookMessage.sequence)).where(WebhookMessage.subject == subject))
-        sequence = int(last or 0) + 1
+    if "sequence" in data:
+        raise ValueError("`sequence` is the outbox's to number")
     message_id = new_message_id(occurred_at)
-    payload = msgspec.json.encode(
-        {
-            "id": message_id,
-            "type": event_type,
-            "timestamp": occurred_at.isoformat(timespec="milliseconds"),
-            "data": {**data, "sequence": sequence},
-        }
-    )
-    session.add(
-        WebhookMessage(id=message_id, event_type=event_type, subject=subject, sequence=sequence, payload=payload)
-    )
-    await session.flush()  # the message before its deliveries (foreign key)
-    # One statement, not a read of the endpoints and then a write: each round trip of the
-    # transaction that emits (a booking's) is one more wait for a busy database or core.
-    await session.execute(_FAN_OUT, {"message_id": message_id, "event_type": event_type, "due": occurred_at})
+    # Events of this subject still in the batch: the batch's statements share one snapshot, so
+    # the stored maximum cannot count them.
+    ahead = 0
+    if subject is not None:
+        ahead = sum(1 for w in pending_writes(session) if isinstance(w, _PendingMessage) and w.subject == subject)
+    timestamp = occurred_at.isoformat(timespec="milliseconds")
+    payload = msgspec.json.encode({"id": message_id, "type": event_type, "timestamp": timestamp, "data": data})
+    # `data.sequence` comes last, as the number the database gives: `…,"sequence":` n `}}`.
+    head = payload[:-2] + (b',"sequence":' if data else b'"sequence":')
+    message = _PendingMessage(message_id, event_type, subject, ahead + 1, head)
+    pending(session, ("message", message_id), lambda: message)
+    defer(session, _fan_out(message_id, event_type, occurred_at))
     return message_id
+
+
+class _PendingMessage:
+    """A message for the write batch, numbered after its subject's stored events (`offset` counts
+    itself and those of the subject ahead of it in the batch, which the stored maximum cannot)."""
+
+    def __init__(self, message_id: str, event_type: str, subject: str | None, offset: int, head: bytes) -> None:
+        self.message_id, self.event_type, self.subject = message_id, event_type, subject
+        self.offset, self.head = offset, head
+
+    def statement(self) -> UpdateBase:
+        sequence: Any = literal(self.offset)
+        if self.subject is not None:
+            stored = select(func.coalesce(func.max(WebhookMessage.sequence), 0))
+            sequence = stored.where(WebhookMessage.subject == self.subject).scalar_subquery() + self.offset
+        numbered = select(sequence.label("n")).subquery()
+        payload = (
+            literal(self.head, LargeBinary)
+            .op("||")(func.convert_to(cast(numbered.c.n, Text), "UTF8"))
+            .op("||")(literal(b"}}", LargeBinary))
+        )
+        columns = (literal(self.message_id), literal(self.event_type), literal(self.subject, String), numbered.c.n)
+        return insert(WebhookMessage).from_select(
+            ["id", "event_type", "subject", "sequence", "payload"], select(*columns, payload)
+        )
+
+
+def _fan_out(message_id: str, event_type: str, due: datetime) -> UpdateBase:
+    """A pending delivery of a message to every enabled endpoint that wants its type (one that
+    lists none wants all); one statement, not a read of the endpoints and then a write."""
+    return insert(WebhookDelivery).from_select(
+        ["message_id", "endpoint_id", "next_attempt_at"],
+        select(literal(message_id), WebhookEndpoint.id, literal(due, DateTime(timezone=True))).where(
+            WebhookEndpoint.disabled_at.is_(None),
+            or_(func.cardinality(WebhookEndpoint.events) == 0, literal(event_type) == WebhookEndpoint.events.any_()),
+        ),
+    )
 
 
 async def scrub_field(session: AsyncSession, subjects: list[str], field: str) -> int:

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -31,6 +32,7 @@ from tests.calcom_client.simulator.support import Receiver
 from tests.webhooks_in import payloads
 from webhooks_out import signing
 from webhooks_out.delivery import FAST_RETRIES, SLOW_RETRIES, DeliveryConfig, deliver_due, retry_delay
+from webhooks_out.outbox import emit
 
 HOOKS = "/api/v2/webhooks"
 MAC_FULL_DIGITS = 32 * 8 // 6
@@ -208,6 +210,41 @@ class TestDelivery:
         assert sorted(e["type"] for e in receiver.payloads()) == ["rating.flagged", "rating.submitted"]
         assert (await delivery_rows(services))[0]["status"] == "delivered"
         assert len(await delivery_rows(services)) == 2  # booking.created was not wanted by this endpoint
+
+
+class TestOutboxNumbering:
+    async def test_events_of_one_subject_number_on_within_and_across_transactions(self, services: Services) -> None:
+        """The write batch sends a transaction's events in one statement, whose parts share one
+        snapshot: the numbering must still count the subject's events ahead in the batch."""
+        async with services.database.session() as session:
+            ids = [
+                await emit(session, "booking.created", {"sessionUid": "s1"}, subject="s1", occurred_at=NOW),
+                await emit(session, "booking.cancelled", {"sessionUid": "s1"}, subject="s1", occurred_at=NOW),
+                await emit(session, "booking.created", {}, subject="s2", occurred_at=NOW),
+                await emit(session, "rating.submitted", {}, subject=None, occurred_at=NOW),
+                await emit(session, "rating.flagged", {}, subject=None, occurred_at=NOW),
+            ]
+        async with services.database.session() as session:
+            ids.append(await emit(session, "booking.completed", {"sessionUid": "s1"}, subject="s1", occurred_at=NOW))
+        async with services.database.engine.connect() as connection:
+            query = text("SELECT id, subject, sequence, payload FROM thotis.webhook_messages WHERE id = ANY(:ids)")
+            rows = (await connection.execute(query, {"ids": ids})).all()
+        numbered = sorted((row.subject or "", row.sequence) for row in rows)
+        assert numbered == [("", 1), ("", 1), ("s1", 1), ("s1", 2), ("s1", 3), ("s2", 1)]
+        for row in rows:
+            # The stored bytes are the encoding of the event with its number: what is signed and sent.
+            event = msgspec.json.decode(row.payload)
+            assert event["id"] == row.id and event["data"]["sequence"] == row.sequence
+            assert row.payload == msgspec.json.encode(event)
+        assert msgspec.json.decode(next(r.payload for r in rows if r.id == ids[0]))["data"] == {
+            "sessionUid": "s1",
+            "sequence": 1,
+        }
+
+    async def test_a_sequence_in_the_data_is_refused(self, services: Services) -> None:
+        async with services.database.session() as session:
+            with pytest.raises(ValueError, match="sequence"):
+                await emit(session, "booking.created", {"sequence": 7}, subject="s1", occurred_at=NOW)
 
 
 class TestRetries:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.write_batch import defer
 from thotis_ext.analytics.models import AnalyticsEvent
 from thotis_ext.models import Session, StudentProfile
 
@@ -35,7 +36,7 @@ async def track(db: AsyncSession, name: str, distinct_id: str, properties: dict[
         raise ValueError(f"unknown analytics event {name!r}")
     row = {"insert_id": uuid.uuid4().hex, "name": name, "distinct_id": distinct_id, "properties": properties,
            "occurred_at": now}  # fmt: skip
-    await db.execute(insert(AnalyticsEvent), [row])
+    defer(db, insert(AnalyticsEvent).values(row))  # sent with the transaction's write batch
 
 
 def mentor_properties(profile: StudentProfile | None) -> dict[str, Any]:

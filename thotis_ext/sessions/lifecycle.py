@@ -136,7 +136,7 @@ class SessionLifecycle:
         now = self.clock.now()
         row.status = SessionStatus.CANCELLED.value
         row.cancelled_by, row.cancellation_reason, row.cancelled_at = who.value, facts.reason, now
-        await self.sessions.bump_counters(
+        self.sessions.bump_counters(
             row.mentor_id,
             scheduled_sessions=-1,
             cancelled_sessions=1,
@@ -160,7 +160,7 @@ class SessionLifecycle:
             old.rescheduled_to_uid = facts.uid
             old.cancelled_by = self._who(facts, mentor).value
             old.cancellation_reason, old.cancelled_at = facts.reason or "Rescheduled", now
-            await self.sessions.bump_counters(
+            self.sessions.bump_counters(
                 old.mentor_id, scheduled_sessions=-1, available_slots_7d=rules.in_discovery(old.start_at, now)
             )
             await self.session.flush()  # free the old start in the unique index first
@@ -198,7 +198,7 @@ class SessionLifecycle:
             return Outcome.UNCHANGED
         row.status = SessionStatus.COMPLETED.value
         row.completed_at = facts.end or row.end_at
-        await self.sessions.bump_counters(row.mentor_id, scheduled_sessions=-1, completed_sessions=1)
+        self.sessions.bump_counters(row.mentor_id, scheduled_sessions=-1, completed_sessions=1)
         await events.session_event(self.session, "booking.completed", row, self.clock.now())
         self._invalidate(await self._mentor_by_id(row.mentor_id))
         return Outcome.APPLIED
@@ -212,7 +212,7 @@ class SessionLifecycle:
         if party is not None and row.status in (SessionStatus.SCHEDULED.value, SessionStatus.COMPLETED.value):
             was_scheduled = row.status == SessionStatus.SCHEDULED.value
             row.status, row.no_show_party = SessionStatus.NO_SHOW.value, party
-            await self.sessions.bump_counters(
+            self.sessions.bump_counters(
                 row.mentor_id,
                 scheduled_sessions=-1 if was_scheduled else 0,
                 completed_sessions=0 if was_scheduled else -1,
@@ -222,7 +222,7 @@ class SessionLifecycle:
         elif party is None and row.status == SessionStatus.NO_SHOW.value:
             row.status, row.no_show_party = SessionStatus.COMPLETED.value, None
             row.completed_at = row.completed_at or row.end_at
-            await self.sessions.bump_counters(row.mentor_id, no_show_sessions=-1, completed_sessions=1)
+            self.sessions.bump_counters(row.mentor_id, no_show_sessions=-1, completed_sessions=1)
             await events.session_event(self.session, "booking.completed", row, self.clock.now())
         else:
             return Outcome.UNCHANGED
@@ -289,7 +289,7 @@ class SessionLifecycle:
             log.warning("Cal.com booking %s not recorded: %s", facts.uid, str(exc.orig).splitlines()[0])
             return Outcome.IGNORED
         if count:
-            await self.sessions.bump_counters(mentor.user_id, **deltas)
+            self.sessions.bump_counters(mentor.user_id, **deltas)
         await self._announce(row, facts, now, count=count)
         self._invalidate(mentor)
         return Outcome.APPLIED

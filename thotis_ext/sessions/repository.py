@@ -6,7 +6,9 @@ from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import UpdateBase
 
+from core.write_batch import pending
 from thotis_ext.models import Session, StudentProfile
 
 
@@ -34,17 +36,32 @@ class SessionRepository:
     def add(self, row: Session) -> None:
         self.session.add(row)
 
-    async def bump_counters(self, mentor_id: str, **deltas: int) -> None:
-        """Move the mentor's counters in the same transaction as the change (R7.2), never below 0."""
+    def bump_counters(self, mentor_id: str, **deltas: int) -> None:
+        """Move the mentor's counters in the same transaction as the change (R7.2), never below 0.
+
+        Sent with the transaction's write batch (core/write_batch.py); moves of one mentor within
+        a transaction add up into one UPDATE, since one statement may change a row only once.
+        A loaded profile keeps its old counters until the commit expires it: nothing reads them in
+        between, and synchronising would cost SQLAlchemy an extra SELECT.
+        """
+        moves = pending(self.session, ("counters", mentor_id), lambda: _CounterMoves(mentor_id))
+        for name, delta in deltas.items():
+            moves.deltas[name] = moves.deltas.get(name, 0) + delta
+
+
+class _CounterMoves:
+    """The counter moves of one mentor waiting for the write batch."""
+
+    def __init__(self, mentor_id: str) -> None:
+        self.mentor_id = mentor_id
+        self.deltas: dict[str, int] = {}
+
+    def statement(self) -> UpdateBase | None:
         values = {
-            name: func.greatest(getattr(StudentProfile, name) + delta, 0) for name, delta in deltas.items() if delta
+            name: func.greatest(getattr(StudentProfile, name) + delta, 0)
+            for name, delta in self.deltas.items()
+            if delta
         }
-        if values:
-            # A loaded profile keeps its old counters until the commit expires it: nothing reads
-            # them in between, and synchronising would cost SQLAlchemy an extra SELECT.
-            await self.session.execute(
-                update(StudentProfile)
-                .where(StudentProfile.user_id == mentor_id)
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
+        if not values:
+            return None  # the moves cancel out
+        return update(StudentProfile).where(StudentProfile.user_id == self.mentor_id).values(**values)

@@ -124,10 +124,10 @@ class SessionService:
                     details={"calcomBookingId": booking.id},
                 ) from exc
             raise  # any other constraint is a bug: the Cal.com booking was undone, report it
-        await self.sessions.bump_counters(
+        await events.session_event(self.session, "booking.created", row, now)
+        self.sessions.bump_counters(
             mentor.user_id, scheduled_sessions=1, available_slots_7d=-rules.in_discovery(start, now)
         )
-        await events.session_event(self.session, "booking.created", row, now)
         self._invalidate_after_commit(mentor)
         return session_view(row)
 
@@ -171,7 +171,7 @@ class SessionService:
         row.cancelled_by = who.value
         row.cancellation_reason = reason
         row.cancelled_at = now
-        await self.sessions.bump_counters(
+        self.sessions.bump_counters(
             row.mentor_id,
             scheduled_sessions=-1,
             cancelled_sessions=1,
@@ -225,7 +225,7 @@ class SessionService:
         new.rescheduled_from_uid = uid
         self.sessions.add(new)
         await self.session.flush()
-        await self.sessions.bump_counters(
+        self.sessions.bump_counters(
             old.mentor_id,
             available_slots_7d=rules.in_discovery(old.start_at, now) - rules.in_discovery(new_start, now),
         )
@@ -249,7 +249,7 @@ class SessionService:
             raise BusinessRuleViolation("A session can be completed once it has started.", code="SESSION_NOT_STARTED")
         row.status = SessionStatus.COMPLETED.value
         row.completed_at = now
-        await self.sessions.bump_counters(row.mentor_id, scheduled_sessions=-1, completed_sessions=1)
+        self.sessions.bump_counters(row.mentor_id, scheduled_sessions=-1, completed_sessions=1)
         await self.session.flush()
         mentor = await self.profiles.get(row.mentor_id)
         assert mentor is not None

@@ -1,0 +1,126 @@
+"""Writes that nobody reads back before the commit, sent to PostgreSQL together as one statement.
+
+A booking records its session, then moves the mentor's counters, stores its event and the
+event's deliveries, and an analytics event. Sent one by one, each of those is a round trip, and
+under load each round trip is one more wait for a busy core or database: the tail of a booking
+was its statements, not their work. Deferred here, they go as one statement of data-modifying
+CTEs (`WITH w0 AS (UPDATE …), w1 AS (INSERT …) SELECT 1`) just before whatever needs them to
+have happened:
+
+- the commit (the batch runs first, in the same transaction);
+- an ORM flush (so a row the ORM writes is written after the deferred writes, as coded);
+- a savepoint (rolling back to it must not undo them);
+- any other statement of the session (so a read within the transaction sees them).
+
+All sub-statements of one batch see the same snapshot, so a pending write must not depend on
+another pending write's effect; one that would (two counter moves of one mentor, two events of
+one subject) merges into, or counts, what is pending under its key. A rollback drops the batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import event, literal, select
+from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.sql.dml import UpdateBase
+
+_PENDING = "thotis.pending_writes"
+#: Set in the `info` of sessions whose statements commit on their own: there is no commit to
+#: flush a batch before, so deferring there is refused rather than lost.
+NO_BATCH = "thotis.no_write_batch"
+
+
+class PendingWrite(Protocol):
+    """A write waiting for the batch; `statement` is asked for once, when the batch is sent
+    (None: nothing to write after all, e.g. counter moves that cancel out)."""
+
+    def statement(self) -> UpdateBase | None: ...
+
+
+W = TypeVar("W", bound=PendingWrite)
+
+
+class _Statement:
+    def __init__(self, statement: UpdateBase) -> None:
+        self._statement = statement
+
+    def statement(self) -> UpdateBase:
+        return self._statement
+
+
+class BatchingSession(Session):
+    """The ORM session of `Database`: it sends the pending writes before the commit, a flush, a
+    savepoint or any other statement (listeners below)."""
+
+    def begin_nested(self) -> Any:
+        # Before the SAVEPOINT: rolling back to it must not undo writes deferred before it.
+        send_pending(self)
+        return super().begin_nested()
+
+
+def defer(session: Any, statement: UpdateBase) -> None:
+    """Send `statement` (an INSERT or UPDATE with its values bound, no RETURNING) with the batch."""
+    pending(session, object(), lambda: _Statement(statement))
+
+
+def pending(session: Any, key: Hashable, make: Callable[[], W]) -> W:
+    """The write pending under `key` in this transaction, made by `make` if there is none yet:
+    a caller merges into it what would otherwise be a second write of the same row.
+
+    `session`: an `AsyncSession` or its sync `Session`, from `Database.session()`.
+    """
+    sync = getattr(session, "sync_session", session)
+    if not isinstance(sync, BatchingSession) or sync.info.get(NO_BATCH):
+        raise RuntimeError("writes are batched only in a session of Database.session(), which commits")
+    if sync.in_nested_transaction():
+        raise RuntimeError("a write deferred inside a savepoint would outlive its rollback")
+    writes: dict[Hashable, PendingWrite] = sync.info.setdefault(_PENDING, {})
+    write = writes.get(key)
+    if write is None:
+        write = writes[key] = make()
+    return write  # type: ignore[return-value]
+
+
+def pending_writes(session: Any) -> Iterable[PendingWrite]:
+    """What waits for the batch, in the order it was deferred."""
+    sync = getattr(session, "sync_session", session)
+    return tuple(sync.info.get(_PENDING, {}).values())
+
+
+def send_pending(session: Session) -> None:
+    """Send the pending writes now, as one statement (nothing when none waits)."""
+    writes: dict[Hashable, PendingWrite] | None = session.info.pop(_PENDING, None)
+    if not writes:
+        return
+    statements = [s for s in (write.statement() for write in writes.values()) if s is not None]
+    if not statements:
+        return
+    if len(statements) == 1:
+        batch: Any = statements[0]
+    else:
+        # Unreferenced data-modifying CTEs still run (PostgreSQL runs every one, exactly once).
+        batch = select(literal(1)).add_cte(*(s.cte(f"w{i}") for i, s in enumerate(statements)))
+    # On the connection, not the session: no ORM event fires again, no autoflush.
+    session.connection().execute(batch)
+
+
+@event.listens_for(BatchingSession, "before_commit")
+def _before_commit(session: Session) -> None:
+    send_pending(session)
+
+
+@event.listens_for(BatchingSession, "before_flush")
+def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
+    send_pending(session)
+
+
+@event.listens_for(BatchingSession, "do_orm_execute")
+def _before_statement(state: ORMExecuteState) -> None:
+    send_pending(state.session)
+
+
+@event.listens_for(BatchingSession, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)
