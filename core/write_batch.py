@@ -23,6 +23,7 @@ from collections.abc import Callable, Hashable, Iterable
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import event, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.sql.dml import UpdateBase
 
@@ -60,18 +61,18 @@ class BatchingSession(Session):
         return super().begin_nested()
 
 
-def defer(session: Any, statement: UpdateBase) -> None:
+def defer(session: AsyncSession | Session, statement: UpdateBase) -> None:
     """Send `statement` (an INSERT or UPDATE with its values bound, no RETURNING) with the batch."""
     pending(session, object(), lambda: _Statement(statement))
 
 
-def pending(session: Any, key: Hashable, make: Callable[[], W]) -> W:
+def pending(session: AsyncSession | Session, key: Hashable, make: Callable[[], W]) -> W:
     """The write pending under `key` in this transaction, made by `make` if there is none yet:
     a caller merges into it what would otherwise be a second write of the same row.
 
     `session`: an `AsyncSession` or its sync `Session`, from `Database.session()`.
     """
-    sync = getattr(session, "sync_session", session)
+    sync = session.sync_session if isinstance(session, AsyncSession) else session
     if not isinstance(sync, BatchingSession) or sync.info.get(NO_BATCH):
         raise RuntimeError("writes are batched only in a session of Database.session(), which commits")
     if sync.in_nested_transaction():
@@ -83,9 +84,9 @@ def pending(session: Any, key: Hashable, make: Callable[[], W]) -> W:
     return write  # type: ignore[return-value]
 
 
-def pending_writes(session: Any) -> Iterable[PendingWrite]:
+def pending_writes(session: AsyncSession | Session) -> Iterable[PendingWrite]:
     """What waits for the batch, in the order it was deferred."""
-    sync = getattr(session, "sync_session", session)
+    sync = session.sync_session if isinstance(session, AsyncSession) else session
     return tuple(sync.info.get(_PENDING, {}).values())
 
 

@@ -70,12 +70,12 @@ async def _notify(db: AsyncSession, event_type: str, row: Session, now: datetime
         if row.status == SessionStatus.SCHEDULED.value:  # a booking first seen cancelled is not confirmed
             await queue_session_emails(db, EmailKind.CONFIRMATION, row, now)
             skip_reminder_if_near(row, now)
-        await track_session(db, "booking_created", row, mentor, now)
+        track_session(db, "booking_created", row, mentor, now)
     elif event_type == "booking.cancelled":
         await queue_session_emails(db, EmailKind.CANCELLATION, row, now)
-        await track_session(db, "booking_cancelled", row, mentor, now, cancelledBy=row.cancelled_by)
+        track_session(db, "booking_cancelled", row, mentor, now, cancelledBy=row.cancelled_by)
     elif event_type == "booking.completed":
-        await track_session(db, "booking_completed", row, mentor, now)
+        track_session(db, "booking_completed", row, mentor, now)
         if row.end_at <= now:  # else the feedback sweep asks once the session has ended
             await queue_feedback_request(db, row, now)
 
@@ -101,6 +101,6 @@ async def rating_events(db: AsyncSession, rating: Rating, now: datetime) -> None
     properties = {"mentorId": rating.mentor_id, "field": mentor.field if mentor else None,
                   "university": mentor.university if mentor else None, "rating": rating.rating,
                   "hasFeedback": bool(rating.feedback), "flagged": rating.flagged_for_review}  # fmt: skip
-    await track(db, "rating_submitted", f"session:{rating.session_uid}", properties, now)
+    track(db, "rating_submitted", f"session:{rating.session_uid}", properties, now)
     if rating.flagged_for_review:
         await emit(db, "rating.flagged", data, subject=rating.session_uid, occurred_at=now)

@@ -30,8 +30,9 @@ EVENT_NAMES = frozenset(
 )
 
 
-async def track(db: AsyncSession, name: str, distinct_id: str, properties: dict[str, Any], now: datetime) -> None:
-    """Record one event for the exporter; never raises for an unknown name (it is a bug, not user input)."""
+def track(db: AsyncSession, name: str, distinct_id: str, properties: dict[str, Any], now: datetime) -> None:
+    """Record one event for the exporter, with the transaction's write batch (no statement here);
+    raises ValueError for an unknown name (a bug, not user input)."""
     if name not in EVENT_NAMES:
         raise ValueError(f"unknown analytics event {name!r}")
     row = {"insert_id": uuid.uuid4().hex, "name": name, "distinct_id": distinct_id, "properties": properties,
@@ -52,7 +53,7 @@ def mentor_properties(profile: StudentProfile | None) -> dict[str, Any]:
     }
 
 
-async def track_session(
+def track_session(
     db: AsyncSession, name: str, row: Session, mentor: StudentProfile | None, now: datetime, **extra: Any
 ) -> None:
     """A session event: the session as distinct id, the mentor's public facts, the student's language."""
@@ -64,4 +65,4 @@ async def track_session(
         "status": row.status,
         **extra,
     }
-    await track(db, name, f"session:{row.uid}", properties, now)
+    track(db, name, f"session:{row.uid}", properties, now)

@@ -187,7 +187,7 @@ async def _mark_sent(database: Database, email: OutboundEmail, now: datetime) ->
         if event is not None and email.session_uid:
             properties = {"sessionUid": email.session_uid, "recipient": email.recipient,
                           "language": email.payload.get("locale")}  # fmt: skip
-            await track(session, event, f"session:{email.session_uid}", properties, now)
+            track(session, event, f"session:{email.session_uid}", properties, now)
 
 
 async def _finish(database: Database, email: OutboundEmail, status: str, now: datetime, error: str | None) -> None:

@@ -159,7 +159,7 @@ class ProfileService:
             raise ProfileExists() from exc
         await self._link_if_asked(profile, data)
         await self.session.refresh(profile)
-        await track(self.session, "profile_created", f"mentor:{user_id}", mentor_properties(profile), datetime.now(UTC))
+        track(self.session, "profile_created", f"mentor:{user_id}", mentor_properties(profile), datetime.now(UTC))
         self._invalidate_after_commit(user_id)
         return private_view(profile, self.config.media_base_url)
 
