@@ -15,17 +15,25 @@ have happened:
 All sub-statements of one batch see the same snapshot, so a pending write must not depend on
 another pending write's effect; one that would (two counter moves of one mentor, two events of
 one subject) merges into, or counts, what is pending under its key. A rollback drops the batch.
+
+Building and compiling SQL costs more CPU than sending it: a write describes its statement by a
+`shape` and a builder that uses a bind parameter for each value, so each sequence of shapes is
+built and compiled once per process and later batches only bind their values (a `Write`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import event, literal, select
+from sqlalchemy import bindparam, event, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.types import TypeEngine
 
 _PENDING = "thotis.pending_writes"
 #: Set in the `info` of sessions whose statements commit on their own: there is no commit to
@@ -33,22 +41,45 @@ _PENDING = "thotis.pending_writes"
 NO_BATCH = "thotis.no_write_batch"
 
 
+#: How many built batch statements a process keeps (a sequence of shapes each; a booking's is one).
+TEMPLATES_KEPT = 256
+
+
+class Param(Protocol):
+    """Makes the bind parameter of one value of a write: `param("mentor_id")`, typed if need be."""
+
+    def __call__(
+        self, name: str, type_: TypeEngine[Any] | type[TypeEngine[Any]] | None = None
+    ) -> BindParameter[Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One write, ready for the batch: `build(param)` makes its INSERT or UPDATE (no RETURNING)
+    with `param(name)` where each of `values` goes. Writes of equal `shape` build the same
+    statement; `shape=None` builds it anew for every batch (no reuse)."""
+
+    shape: Hashable | None
+    build: Callable[[Param], UpdateBase]
+    values: Mapping[str, Any]
+
+
 class PendingWrite(Protocol):
-    """A write waiting for the batch; `statement` is asked for once, when the batch is sent
+    """A write waiting for the batch; `write` is asked for once, when the batch is sent
     (None: nothing to write after all, e.g. counter moves that cancel out)."""
 
-    def statement(self) -> UpdateBase | None: ...
+    def write(self) -> Write | None: ...
 
 
 W = TypeVar("W", bound=PendingWrite)
 
 
-class _Statement:
-    def __init__(self, statement: UpdateBase) -> None:
-        self._statement = statement
+class _Ready:
+    def __init__(self, write: Write) -> None:
+        self._write = write
 
-    def statement(self) -> UpdateBase:
-        return self._statement
+    def write(self) -> Write:
+        return self._write
 
 
 class BatchingSession(Session):
@@ -61,9 +92,11 @@ class BatchingSession(Session):
         return super().begin_nested()
 
 
-def defer(session: AsyncSession | Session, statement: UpdateBase) -> None:
-    """Send `statement` (an INSERT or UPDATE with its values bound, no RETURNING) with the batch."""
-    pending(session, object(), lambda: _Statement(statement))
+def defer(session: AsyncSession | Session, write: Write | UpdateBase) -> None:
+    """Send `write` with the batch; a plain statement (an INSERT or UPDATE with its values bound,
+    no RETURNING) is built into the batch anew each time, a `Write` once per shape."""
+    ready = write if isinstance(write, Write) else Write(None, lambda _: write, {})
+    pending(session, object(), lambda: _Ready(ready))
 
 
 def pending(session: AsyncSession | Session, key: Hashable, make: Callable[[], W]) -> W:
@@ -95,16 +128,42 @@ def send_pending(session: Session) -> None:
     writes: dict[Hashable, PendingWrite] | None = session.info.pop(_PENDING, None)
     if not writes:
         return
-    statements = [s for s in (write.statement() for write in writes.values()) if s is not None]
-    if not statements:
+    ready = [w for w in (write.write() for write in writes.values()) if w is not None]
+    if not ready:
         return
-    if len(statements) == 1:
-        batch: Any = statements[0]
+    shapes = tuple(w.shape for w in ready)
+    reusable = None not in shapes
+    batch = _TEMPLATES.get(shapes) if reusable else None
+    if batch is None:
+        batch = _build(ready)
+        if reusable:
+            _TEMPLATES[shapes] = batch
+            if len(_TEMPLATES) > TEMPLATES_KEPT:
+                _TEMPLATES.popitem(last=False)
     else:
-        # Unreferenced data-modifying CTEs still run (PostgreSQL runs every one, exactly once).
-        batch = select(literal(1)).add_cte(*(s.cte(f"w{i}") for i, s in enumerate(statements)))
+        _TEMPLATES.move_to_end(shapes)
+    values = {f"w{i}_{name}": value for i, w in enumerate(ready) for name, value in w.values.items()}
     # On the connection, not the session: no ORM event fires again, no autoflush.
-    session.connection().execute(batch)
+    session.connection().execute(batch, values)
+
+
+_TEMPLATES: OrderedDict[tuple[Hashable, ...], Any] = OrderedDict()
+
+
+def _build(ready: list[Write]) -> Any:
+    """The statement of a batch: the single write itself, or each write as a data-modifying CTE."""
+
+    def params(i: int) -> Param:
+        def param(name: str, type_: TypeEngine[Any] | type[TypeEngine[Any]] | None = None) -> BindParameter[Any]:
+            return bindparam(f"w{i}_{name}", type_=type_)
+
+        return param
+
+    statements = [w.build(params(i)) for i, w in enumerate(ready)]
+    if len(statements) == 1:
+        return statements[0]
+    # Unreferenced data-modifying CTEs still run (PostgreSQL runs every one, exactly once).
+    return select(literal_column("1")).add_cte(*(s.cte(f"w{i}") for i, s in enumerate(statements)))
 
 
 @event.listens_for(BatchingSession, "before_commit")

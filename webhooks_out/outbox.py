@@ -14,11 +14,11 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import DateTime, LargeBinary, String, Text, cast, func, insert, literal, or_, select
+from sqlalchemy import DateTime, Integer, LargeBinary, String, Text, cast, func, insert, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import UpdateBase
 
-from core.write_batch import defer, pending, pending_writes
+from core.write_batch import Param, Write, defer, pending, pending_writes
 from webhooks_out.models import WebhookDelivery, WebhookEndpoint, WebhookMessage
 
 EVENT_TYPES = (
@@ -61,7 +61,8 @@ async def emit(
     head = payload[:-2] + (b',"sequence":' if data else b'"sequence":')
     message = _PendingMessage(message_id, event_type, subject, ahead + 1, head)
     pending(session, ("message", message_id), lambda: message)
-    defer(session, _fan_out(message_id, event_type, occurred_at))
+    deliveries = {"message_id": message_id, "event_type": event_type, "due": occurred_at}
+    defer(session, Write("deliveries", _fan_out, deliveries))
     return message_id
 
 
@@ -73,31 +74,39 @@ class _PendingMessage:
         self.message_id, self.event_type, self.subject = message_id, event_type, subject
         self.offset, self.head = offset, head
 
-    def statement(self) -> UpdateBase:
-        sequence: Any = literal(self.offset)
+    def write(self) -> Write:
+        values = {"id": self.message_id, "event_type": self.event_type, "subject": self.subject,
+                  "offset": self.offset, "head": self.head}  # fmt: skip
+        return Write(("message", self.subject is not None), self._numbered, values)
+
+    def _numbered(self, param: Param) -> UpdateBase:
+        sequence: Any = param("offset", Integer)
         if self.subject is not None:
             stored = select(func.coalesce(func.max(WebhookMessage.sequence), 0))
-            sequence = stored.where(WebhookMessage.subject == self.subject).scalar_subquery() + self.offset
+            sequence = stored.where(WebhookMessage.subject == param("subject", String)).scalar_subquery() + sequence
         numbered = select(sequence.label("n")).subquery()
         payload = (
-            literal(self.head, LargeBinary)
+            param("head", LargeBinary)
             .op("||")(func.convert_to(cast(numbered.c.n, Text), "UTF8"))
             .op("||")(literal(b"}}", LargeBinary))
         )
-        columns = (literal(self.message_id), literal(self.event_type), literal(self.subject, String), numbered.c.n)
+        columns = (param("id", String), param("event_type", String), param("subject", String), numbered.c.n)
         return insert(WebhookMessage).from_select(
             ["id", "event_type", "subject", "sequence", "payload"], select(*columns, payload)
         )
 
 
-def _fan_out(message_id: str, event_type: str, due: datetime) -> UpdateBase:
+def _fan_out(param: Param) -> UpdateBase:
     """A pending delivery of a message to every enabled endpoint that wants its type (one that
     lists none wants all); one statement, not a read of the endpoints and then a write."""
     return insert(WebhookDelivery).from_select(
         ["message_id", "endpoint_id", "next_attempt_at"],
-        select(literal(message_id), WebhookEndpoint.id, literal(due, DateTime(timezone=True))).where(
+        select(param("message_id", String), WebhookEndpoint.id, param("due", DateTime(timezone=True))).where(
             WebhookEndpoint.disabled_at.is_(None),
-            or_(func.cardinality(WebhookEndpoint.events) == 0, literal(event_type) == WebhookEndpoint.events.any_()),
+            or_(
+                func.cardinality(WebhookEndpoint.events) == 0,
+                param("event_type", String) == WebhookEndpoint.events.any_(),
+            ),
         ),
     )
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapter.services import Services
 from core.database import commit, rollback
-from core.write_batch import defer, pending, pending_writes
+from core.write_batch import Write, defer, pending, pending_writes
 from tests.adapter.test_query_counts import counting
 from webhooks_out.models import WebhookMessage
 
@@ -51,8 +51,14 @@ class Hits:
     def __init__(self) -> None:
         self.count = 0
 
-    def statement(self) -> Any:
-        return update(NOTES).where(NOTES.c.id == 0).values(hits=NOTES.c.hits + self.count) if self.count else None
+    def write(self) -> Write | None:
+        if not self.count:
+            return None
+        return Write(
+            "hits",
+            lambda param: update(NOTES).where(NOTES.c.id == 0).values(hits=NOTES.c.hits + param("n", Integer)),
+            {"n": self.count},
+        )
 
 
 class TestBatch:

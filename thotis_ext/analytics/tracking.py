@@ -10,10 +10,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.write_batch import defer
+from core.write_batch import Param, Write, defer
 from thotis_ext.analytics.models import AnalyticsEvent
 from thotis_ext.models import Session, StudentProfile
 
@@ -37,7 +37,13 @@ def track(db: AsyncSession, name: str, distinct_id: str, properties: dict[str, A
         raise ValueError(f"unknown analytics event {name!r}")
     row = {"insert_id": uuid.uuid4().hex, "name": name, "distinct_id": distinct_id, "properties": properties,
            "occurred_at": now}  # fmt: skip
-    defer(db, insert(AnalyticsEvent).values(row))  # sent with the transaction's write batch
+    defer(db, Write("analytics", _insert_event, row))  # sent with the transaction's write batch
+
+
+def _insert_event(param: Param) -> Insert:
+    columns = AnalyticsEvent.__table__.c
+    names = ("insert_id", "name", "distinct_id", "properties", "occurred_at")
+    return insert(AnalyticsEvent).values({name: param(name, columns[name].type) for name in names})
 
 
 def mentor_properties(profile: StudentProfile | None) -> dict[str, Any]:

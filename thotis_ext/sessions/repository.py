@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Integer, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import UpdateBase
 
-from core.write_batch import pending
+from core.write_batch import Param, Write, pending
 from thotis_ext.models import Session, StudentProfile
 
 
@@ -56,12 +56,15 @@ class _CounterMoves:
         self.mentor_id = mentor_id
         self.deltas: dict[str, int] = {}
 
-    def statement(self) -> UpdateBase | None:
-        values = {
-            name: func.greatest(getattr(StudentProfile, name) + delta, 0)
-            for name, delta in self.deltas.items()
-            if delta
-        }
-        if not values:
+    def write(self) -> Write | None:
+        moved = tuple(sorted(name for name, delta in self.deltas.items() if delta))
+        if not moved:
             return None  # the moves cancel out
-        return update(StudentProfile).where(StudentProfile.user_id == self.mentor_id).values(**values)
+        values = {name: self.deltas[name] for name in moved}
+        return Write(("counters", moved), lambda param: _moving(moved, param), {"mentor_id": self.mentor_id, **values})
+
+
+def _moving(counters: tuple[str, ...], param: Param) -> UpdateBase:
+    """Add `param(name)` to each counter in `counters`, clamped at 0, for `param("mentor_id")`."""
+    values = {name: func.greatest(getattr(StudentProfile, name) + param(name, Integer), 0) for name in counters}
+    return update(StudentProfile).where(StudentProfile.user_id == param("mentor_id")).values(**values)
