@@ -23,9 +23,13 @@ Deps = Annotated[JobDeps, TaskiqDepends(_deps)]
 
 
 @async_shared_broker.task(task_name="send_email")
-async def send_email(email_ids: list[int], deps: Deps) -> None:
-    """Send the emails one change queued, now (the nudge a service asks for after its commit)."""
-    await work.send_emails(deps, ids=email_ids)
+async def send_email(deps: Deps, dedupe_keys: list[str] | None = None, email_ids: list[int] | None = None) -> None:
+    """Send the emails one change queued, now (the nudge a service asks for after its commit).
+
+    Nudges name the emails by dedupe key; `email_ids` is what processes before that sent, still
+    understood while a rolling deploy drains them.
+    """
+    await work.send_emails(deps, ids=email_ids or (), keys=dedupe_keys or ())
 
 
 @async_shared_broker.task(task_name="send_emails")

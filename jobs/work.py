@@ -47,11 +47,11 @@ CALCOM_DOWN_KEY = "calcom:down-since"
 Counts = dict[str, Any]
 
 
-async def send_emails(deps: JobDeps, ids: Sequence[int] = ()) -> Counts | None:
-    """Send due emails (all, or the ones named)."""
+async def send_emails(deps: JobDeps, ids: Sequence[int] = (), keys: Sequence[str] = ()) -> Counts | None:
+    """Send due emails (all, or the ones named by id or dedupe key)."""
 
     async def work() -> Counts:
-        counts = await send_due(deps.database, deps.mailer, deps.sender_config, deps.clock.now, ids=ids)
+        counts = await send_due(deps.database, deps.mailer, deps.sender_config, deps.clock.now, ids=ids, keys=keys)
         return counts.as_dict()
 
     return await run_logged(deps.database, "send_emails", deps.clock.now, work)

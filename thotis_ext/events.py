@@ -23,8 +23,7 @@ from webhooks_out.outbox import emit
 
 async def session_event(db: AsyncSession, event_type: str, row: Session, now: datetime, **extra: Any) -> None:
     """`booking.*` for one session: who, when, its state and Meet link, plus `extra`."""
-    # The emails first: queueing them is a statement of its own, which sends the write batch
-    # (core/write_batch.py) ahead of it; the event then waits in the batch for the commit.
+    # Emails, analytics and the event all wait in the write batch (core/write_batch.py) for the commit.
     await _notify(db, event_type, row, now)
     await emit(db, event_type, _session_data(row, **extra), subject=row.uid, occurred_at=now)
 

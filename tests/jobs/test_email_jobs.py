@@ -12,12 +12,14 @@ from sqlalchemy import select, text
 
 from adapter.services import Services
 from calcom_client.simulator import CalcomSimulator
+from core import jobs
 from core.clock import FixedClock
 from jobs import work
 from jobs.deps import JobDeps
 from tests.adapter.helpers import SERVICE
 from tests.adapter.test_availability import linked_mentor
 from tests.adapter.test_bookings import SLOT, book, booking
+from tests.core.test_jobs import Recorder
 from tests.jobs.conftest import NOW, Inbox
 from thotis_ext.emails.models import OutboundEmail
 
@@ -119,6 +121,41 @@ class TestConfirmation:
         await booked(api, simulator, prospectiveStudent=minor)
         await work.send_emails(deps)
         assert len(inbox.to("parent@example.org")) == 1
+
+
+class TestNudge:
+    async def test_a_booking_nudges_the_sender_with_its_emails_keys_and_the_nudge_sends_only_those(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator, deps: JobDeps, inbox: Inbox
+    ) -> None:
+        await linked_mentor(api, simulator)
+        recorder = Recorder()
+        jobs.install_sender(recorder)
+        try:
+            first = (await book(api, booking())).json()["data"]
+            second = await book(api, booking(start=SLOT + timedelta(hours=1)))
+            assert second.status_code == 201, second.text
+            await jobs.drain()
+        finally:
+            jobs.install_sender(None)
+        nudges = [kwargs for name, kwargs in recorder.sent if name == "send_email"]
+        assert len(nudges) == 2  # one per change, after its commit
+        keys = nudges[0]["dedupe_keys"]
+        assert keys == [f"confirmation:{first['uid']}:student", f"confirmation:{first['uid']}:mentor"]
+        counts = await work.send_emails(deps, keys=keys)
+        assert counts is not None and counts["sent"] == 2
+        assert {str(m["X-Thotis-Email"]) for m in inbox.messages} == {"confirmation"}
+        assert len(inbox.messages) == 2  # the second booking's emails wait for their own nudge
+        sent = {key for key, status in (await statuses(services)).items() if status == "sent"}
+        assert sent == set(keys)
+
+    async def test_a_nudge_by_id_from_an_older_process_still_sends(
+        self, api: httpx.AsyncClient, simulator: CalcomSimulator, deps: JobDeps, inbox: Inbox
+    ) -> None:
+        await booked(api, simulator)
+        async with deps.database.session() as db:
+            ids = list(await db.scalars(select(OutboundEmail.id).order_by(OutboundEmail.id)))
+        counts = await work.send_emails(deps, ids=ids[:1])
+        assert counts is not None and counts["sent"] == 1 and len(inbox.messages) == 1
 
 
 class TestCancellationAndReschedule:

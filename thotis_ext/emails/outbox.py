@@ -1,8 +1,8 @@
 """Queueing emails in the transaction of the change they tell about (R6, R12.2, R13.2, R19.1).
 
 Each email has a dedupe key (kind, session, recipient): asking for it again, from a replayed
-webhook or a job run twice, queues nothing (property 48). The sender job is nudged after the
-commit; a scheduled sweep sends whatever a lost nudge left behind.
+webhook or a job run twice, queues nothing (property 48). The sender job is nudged with the keys
+after the commit; a scheduled sweep sends whatever a lost nudge left behind.
 """
 
 from __future__ import annotations
@@ -11,11 +11,14 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import UpdateBase
 
 from core.jobs import defer_batched
+from core.write_batch import Param, Write, pending, send_pending
 from thotis_ext.emails.context import EmailContext
 from thotis_ext.emails.kinds import EmailKind, Recipient
 from thotis_ext.emails.models import OutboundEmail
@@ -37,8 +40,10 @@ def message_id(dedupe_key: str, domain: str = "thotis.local") -> str:
     return f"<{hashlib.sha256(dedupe_key.encode()).hexdigest()[:32]}@{domain}>"
 
 
-#: One compiled statement for any number of emails (executemany with RETURNING): no compile per call.
-_QUEUE = insert(OutboundEmail).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(OutboundEmail.id)
+#: Rows of one pending email insert; past this the batch goes first (a statement binds ≤ 32,767 values).
+PENDING_MAX = 500
+_COLUMNS = ("dedupe_key", "kind", "recipient", "to_email", "session_uid", "payload", "message_id",
+            "next_attempt_at", "expires_at")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,35 +55,66 @@ class Queued:
     expires_at: datetime | None
 
 
-async def queue_many(db: AsyncSession, emails: Sequence[Queued], now: datetime) -> list[int]:
-    """Queue emails in one statement, skipping those whose dedupe key exists; the new ids."""
-    if not emails:
-        return []
-    rows = [
-        {
-            "dedupe_key": email.dedupe_key,
-            "kind": email.context.kind.value,
-            "recipient": email.context.recipient.value,
-            "to_email": email.context.to_email,
-            "session_uid": email.context.session_uid,
-            "payload": email.context.to_payload(),
-            "message_id": message_id(email.dedupe_key),
-            "next_attempt_at": now,
-            "expires_at": email.expires_at,
-        }
-        for email in emails
-    ]
-    ids = list((await db.scalars(_QUEUE, rows)).all())
-    for email_id in ids:
-        defer_batched(db, SEND_JOB, "email_ids", email_id)
-    return ids
+async def queue_many(db: AsyncSession, emails: Sequence[Queued], now: datetime) -> None:
+    """Queue emails with the transaction's write batch (core/write_batch.py), skipping those whose
+    dedupe key is already queued; the sender job is nudged with their keys after the commit."""
+    pending_emails = pending(db, "emails", _PendingEmails)
+    if len(pending_emails.rows) + len(emails) > PENDING_MAX:
+        await db.run_sync(send_pending)
+        pending_emails = pending(db, "emails", _PendingEmails)
+    for email in emails:
+        if email.dedupe_key not in pending_emails.rows:
+            pending_emails.rows[email.dedupe_key] = _row(email, now)
+        defer_batched(db, SEND_JOB, "dedupe_keys", email.dedupe_key)
 
 
 async def queue(db: AsyncSession, context: EmailContext, dedupe_key: str, now: datetime,
                 expires_at: datetime | None) -> int | None:  # fmt: skip
-    """Queue one email unless one with `dedupe_key` exists; its id, or None when it already was."""
-    ids = await queue_many(db, [Queued(context, dedupe_key, expires_at)], now)
-    return ids[0] if ids else None
+    """Queue one email now unless one with `dedupe_key` exists; its id, or None when it already was."""
+    statement = (
+        insert(OutboundEmail)
+        .values(_row(Queued(context, dedupe_key, expires_at), now))
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(OutboundEmail.id)
+    )
+    email_id = await db.scalar(statement)
+    if email_id is not None:
+        defer_batched(db, SEND_JOB, "dedupe_keys", dedupe_key)
+    return email_id
+
+
+def _row(email: Queued, now: datetime) -> dict[str, Any]:
+    return {
+        "dedupe_key": email.dedupe_key,
+        "kind": email.context.kind.value,
+        "recipient": email.context.recipient.value,
+        "to_email": email.context.to_email,
+        "session_uid": email.context.session_uid,
+        "payload": email.context.to_payload(),
+        "message_id": message_id(email.dedupe_key),
+        "next_attempt_at": now,
+        "expires_at": email.expires_at,
+    }
+
+
+class _PendingEmails:
+    """The emails a transaction queues, by dedupe key: one multi-row INSERT in the write batch."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[str, Any]] = {}
+
+    def write(self) -> Write | None:
+        if not self.rows:
+            return None
+        count = len(self.rows)
+        values = {f"{name}_{i}": row[name] for i, row in enumerate(self.rows.values()) for name in _COLUMNS}
+        return Write(("emails", count), lambda param: _inserting(count, param), values)
+
+
+def _inserting(count: int, param: Param) -> UpdateBase:
+    columns = OutboundEmail.__table__.c
+    rows = [{name: param(f"{name}_{i}", columns[name].type) for name in _COLUMNS} for i in range(count)]
+    return insert(OutboundEmail).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
 
 
 async def ics_chain(db: AsyncSession, row: Session) -> tuple[str, int]:
@@ -100,7 +136,7 @@ async def queue_session_emails(
     *,
     recipients: tuple[Recipient, ...] = (Recipient.STUDENT, Recipient.MENTOR),
     previous_start: datetime | None = None,
-) -> list[int]:
+) -> None:
     """Queue `kind` about `row` for each recipient (the parent of a minor is copied on confirmations)."""
     mentor = await db.get(StudentProfile, row.mentor_id)
     ics_uid, sequence = await ics_chain(db, row)
@@ -115,7 +151,7 @@ async def queue_session_emails(
         for recipient in wanted
         if (context := _context(kind, recipient, row, mentor, ics_uid, sequence, previous_start)) is not None
     ]
-    return await queue_many(db, emails, now)
+    await queue_many(db, emails, now)
 
 
 def _expiry(kind: EmailKind, row: Session, now: datetime) -> datetime:

@@ -19,7 +19,7 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Protocol
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, or_, select, update
 
 from core.database import Database
 from core.mail import MailConnection, PermanentMailError, TransientMailError
@@ -79,27 +79,29 @@ def retry_at(failed_attempts: int, now: datetime) -> datetime | None:
 
 
 async def send_due(database: Database, mailer: Mailer | None, config: SenderConfig, now: Callable[[], datetime],
-                   *, ids: Sequence[int] = ()) -> SendCounts:  # fmt: skip
-    """Send what is due (or only `ids`, if due), batch after batch until none is left.
+                   *, ids: Sequence[int] = (), keys: Sequence[str] = ()) -> SendCounts:  # fmt: skip
+    """Send what is due (or only the emails named by `ids` or dedupe `keys`, if due), batch after
+    batch until none is left.
 
     Without a mail server (`mailer=None`) nothing is claimed: emails wait, pending, until one is
     configured (or until they expire).
     """
     counts = SendCounts()
     while mailer is not None:
-        claimed = await _claim(database, config, now(), ids)
+        claimed = await _claim(database, config, now(), ids, keys)
         if not claimed:
             return counts
         await _send_batch(database, mailer, config, now, claimed, counts)
-        if ids or len(claimed) < config.batch:
+        if ids or keys or len(claimed) < config.batch:
             break
     return counts
 
 
-async def _claim(database: Database, config: SenderConfig, now: datetime, ids: Sequence[int]) -> list[OutboundEmail]:
+async def _claim(database: Database, config: SenderConfig, now: datetime, ids: Sequence[int],
+                 keys: Sequence[str] = ()) -> list[OutboundEmail]:  # fmt: skip
     due = and_(OutboundEmail.status == "pending", OutboundEmail.next_attempt_at <= now)
-    if ids:
-        due = and_(due, OutboundEmail.id.in_(list(ids)))
+    if ids or keys:
+        due = and_(due, or_(OutboundEmail.id.in_(list(ids)), OutboundEmail.dedupe_key.in_(list(keys))))
     chosen = (
         select(OutboundEmail.id)
         .where(due)
