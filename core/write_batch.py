@@ -1,9 +1,9 @@
 """Writes that nobody reads back before the commit, sent to PostgreSQL together as one statement.
 
-A booking records its session, then moves the mentor's counters, stores its event and the
-event's deliveries, and an analytics event. Sent one by one, each of those is a round trip, and
-under load each round trip is one more wait for a busy core or database: the tail of a booking
-was its statements, not their work. Deferred here, they go as one statement of data-modifying
+A booking records its session and its emails, moves the mentor's counters, stores its event
+and the event's deliveries, and an analytics event. Sent one by one, each of those is a round
+trip, and under load each round trip is one more wait for a busy core or database: the tail of a
+booking was its statements, not their work. Deferred here, they go as one statement of data-modifying
 CTEs (`WITH w0 AS (UPDATE …), w1 AS (INSERT …) SELECT 1`) just before whatever needs them to
 have happened:
 
@@ -121,6 +121,12 @@ def pending_writes(session: AsyncSession | Session) -> Iterable[PendingWrite]:
     """What waits for the batch, in the order it was deferred."""
     sync = session.sync_session if isinstance(session, AsyncSession) else session
     return tuple(sync.info.get(_PENDING, {}).values())
+
+
+async def send_now(session: AsyncSession) -> None:
+    """Send the pending writes now, within the transaction: for a caller that must see a
+    constraint fail where it can still answer for it, rather than at the commit."""
+    await session.run_sync(send_pending)
 
 
 def send_pending(session: Session) -> None:

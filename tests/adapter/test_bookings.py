@@ -19,7 +19,7 @@ from tests.adapter.conftest import NOW
 from tests.adapter.helpers import ADMIN, SERVICE, assert_error, auth, create_profile
 from tests.adapter.test_availability import linked_mentor
 from tests.conftest import reset
-from tests.factories import valid_body
+from tests.factories import insert_sessions, valid_body
 
 SLOT = NOW + timedelta(days=1, hours=1)  # Tuesday 09:00 UTC = 10:00 Paris, inside the schedule
 
@@ -155,6 +155,23 @@ class TestBooking:
         async with services.database.engine.connect() as connection:
             assert await connection.scalar(text("SELECT count(*) FROM thotis.sessions")) == 0
 
+    async def test_a_slot_thotis_holds_but_cal_com_accepts_is_a_409_and_writes_nothing(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
+    ) -> None:
+        """The row goes in one statement with its emails, event, analytics and counter moves
+        (core/write_batch.py): when its INSERT fails, none of them is written."""
+        await linked_mentor(api, simulator)
+        [held] = await insert_sessions(services.database.engine, "m1", [(SLOT, "scheduled")])
+        before = await written(services)
+        response = await book(api, booking())
+        assert_error(response, 409, "SLOT_UNAVAILABLE")
+        made = [b for b in simulator.store.bookings.values() if b.start == SLOT and b.uid != held]
+        assert [b.status for b in made] == ["CANCELLED"]  # Cal.com's booking was undone
+        assert await written(services) == before
+        assert (await book(api, booking(SLOT + timedelta(minutes=15)))).status_code == 201
+        after = await written(services)
+        assert all(after[table] > before[table] for table in ("sessions", "email_outbox", "webhook_messages"))
+
     async def test_a_reused_cal_com_booking_id_is_a_502_and_the_new_booking_is_undone(
         self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
     ) -> None:
@@ -169,6 +186,19 @@ class TestBooking:
         assert second.status == "CANCELLED"
         async with services.database.engine.connect() as connection:
             assert await connection.scalar(text("SELECT count(*) FROM thotis.sessions")) == 1
+
+
+async def written(services: Services) -> dict[str, Any]:
+    """What a booking writes: sessions, emails, events, deliveries, analytics, m1's counters."""
+    counts = {}
+    async with services.database.engine.connect() as connection:
+        for table in ("sessions", "email_outbox", "webhook_messages", "webhook_deliveries", "analytics_events"):
+            counts[table] = await connection.scalar(text(f"SELECT count(*) FROM thotis.{table}"))
+        counters = await connection.execute(
+            text("SELECT scheduled_sessions, available_slots_7d FROM thotis.student_profiles WHERE user_id = 'm1'")
+        )
+        counts["counters"] = tuple(counters.one())
+    return counts
 
 
 class TestCancellation:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapter.services import Services
 from core.database import commit, rollback
-from core.write_batch import Write, defer, pending, pending_writes
+from core.write_batch import Param, Write, defer, pending, pending_writes
 from tests.adapter.test_query_counts import counting
 from webhooks_out.models import WebhookMessage
 
@@ -61,6 +62,16 @@ class Hits:
         )
 
 
+def numbered_note(shape: object, builds: list[int]) -> Any:
+    """A reusable note insert of `shape` that counts how often its statement is built."""
+
+    def build(param: Param) -> Any:
+        builds.append(1)
+        return insert(NOTES).values(id=param("id", Integer), text=param("text", String))
+
+    return lambda n: Write(shape, build, {"id": n, "text": f"note {n}"})
+
+
 class TestBatch:
     async def test_writes_deferred_in_a_transaction_go_as_one_statement_before_the_commit(
         self, services: Services, notes: Table
@@ -75,6 +86,30 @@ class TestBatch:
                 await commit(session)
         assert len(sent) == 1 and sent[0].split()[:3] == ["WITH", "w0", "AS"], sent
         assert await stored(services) == [(0, "counter", 2), (1, "note 1", 0), (2, "note 2", 0)]
+
+    async def test_batches_of_the_same_shapes_are_built_once_and_bind_their_own_values(
+        self, services: Services, notes: Table
+    ) -> None:
+        builds: list[int] = []
+        note_of = numbered_note(("note", uuid.uuid4().hex), builds)  # a shape no other test has built
+        sent_sql = []
+        for first in (1, 3):
+            async with services.database.sessionmaker() as session:
+                await session.execute(text("SELECT 1"))
+                with counting(services) as sent:
+                    defer(session, note_of(first))
+                    defer(session, note_of(first + 1))
+                    await commit(session)
+                sent_sql += sent
+        assert len(builds) == 2  # one build per write of the first batch; the second reused it
+        assert len(sent_sql) == 2 and sent_sql[0] == sent_sql[1]
+        assert [(n, t) for n, t, _ in await stored(services)] == [
+            (0, "counter"),
+            (1, "note 1"),
+            (2, "note 2"),
+            (3, "note 3"),
+            (4, "note 4"),
+        ]
 
     async def test_a_single_write_goes_as_itself(self, services: Services, notes: Table) -> None:
         async with services.database.sessionmaker() as session:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, func, select, update
+from sqlalchemy import Integer, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import UpdateBase
 
-from core.write_batch import Param, Write, pending
+from core.write_batch import Param, Write, defer, pending
 from thotis_ext.models import Session, StudentProfile
 
 
@@ -36,6 +36,13 @@ class SessionRepository:
     def add(self, row: Session) -> None:
         self.session.add(row)
 
+    def insert_with_batch(self, row: Session) -> None:
+        """INSERT a new row with the transaction's write batch, not through the ORM: a booking's
+        row goes in the same statement as its emails, event and counters (core/write_batch.py).
+        `row` stays outside the ORM session; its constraints are checked when the batch goes."""
+        values = {name: getattr(row, name) for name in _INSERTED}
+        defer(self.session, Write("session", _inserting_session, values))
+
     def bump_counters(self, mentor_id: str, **deltas: int) -> None:
         """Move the mentor's counters in the same transaction as the change (R7.2), never below 0.
 
@@ -47,6 +54,15 @@ class SessionRepository:
         moves = pending(self.session, ("counters", mentor_id), lambda: _CounterMoves(mentor_id))
         for name, delta in deltas.items():
             moves.deltas[name] = moves.deltas.get(name, 0) + delta
+
+
+#: Every column of a session but the timestamps PostgreSQL fills in.
+_INSERTED = tuple(c.name for c in Session.__table__.c if c.name not in ("created_at", "updated_at"))
+
+
+def _inserting_session(param: Param) -> UpdateBase:
+    columns = Session.__table__.c
+    return insert(Session).values({name: param(name, columns[name].type) for name in _INSERTED})
 
 
 class _CounterMoves:

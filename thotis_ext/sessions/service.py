@@ -20,6 +20,7 @@ from core.cache import Cache
 from core.clock import Clock
 from core.database import discard_on_rollback, on_rollback
 from core.errors import BusinessRuleViolation, Conflict, Forbidden, InvalidInput, NotFound
+from core.write_batch import send_now
 from thotis_ext import events, rules
 from thotis_ext.availability import MentorNotBookable, slots_group
 from thotis_ext.calcom_errors import CalcomRejected, as_thotis_error
@@ -106,10 +107,16 @@ class SessionService:
         # mid-request, a failed commit) cancels the Cal.com booking again: recorded in both or neither.
         undo_key = ("undo-booking", booking.uid)
         on_rollback(self.session, lambda: self._undo_booking(booking.uid, api_key), key=undo_key)
+        # The row, its emails, event, analytics and counter moves go as one statement, sent here
+        # so that a taken slot is answered for (core/write_batch.py).
+        self.sessions.insert_with_batch(row)
+        await events.session_event(self.session, "booking.created", row, now)
+        self.sessions.bump_counters(
+            mentor.user_id, scheduled_sessions=1, available_slots_7d=-rules.in_discovery(start, now)
+        )
         try:
             # No savepoint: on a conflict the whole request's transaction is rolled back anyway.
-            self.sessions.add(row)
-            await self.session.flush()
+            await send_now(self.session)
         except IntegrityError as exc:
             discard_on_rollback(self.session, undo_key)
             await self._undo_booking(booking.uid, api_key)
@@ -124,10 +131,6 @@ class SessionService:
                     details={"calcomBookingId": booking.id},
                 ) from exc
             raise  # any other constraint is a bug: the Cal.com booking was undone, report it
-        await events.session_event(self.session, "booking.created", row, now)
-        self.sessions.bump_counters(
-            mentor.user_id, scheduled_sessions=1, available_slots_7d=-rules.in_discovery(start, now)
-        )
         self._invalidate_after_commit(mentor)
         return session_view(row)
 
