@@ -17,6 +17,7 @@ from sqlalchemy import event
 from adapter.auth import Role
 from adapter.services import Services
 from calcom_client.simulator import CalcomSimulator
+from core import write_batch
 from tests.adapter.conftest import NOW
 from tests.adapter.helpers import SERVICE, auth, create_profile
 from tests.adapter.test_admin_page import signed_in
@@ -122,3 +123,18 @@ class TestBookingRoundTrips:
         counts.append(await statements_of_a_booking(NOW + timedelta(hours=5)))  # two endpoints
         counts.append(await statements_of_a_booking(SLOT))  # two endpoints; a reminder to come
         assert counts == [2, 2, 2], counts
+
+    async def test_a_bookings_write_batch_is_built_once_and_compiled_once(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
+    ) -> None:
+        """The batch's statement is kept per sequence of shapes, and SQLAlchemy reuses its compiled
+        form only when it has a cache key: a write it cannot cache (a multi-row INSERT, say) would
+        cost a compile at every booking."""
+        await linked_mentor(api, simulator)
+        write_batch._TEMPLATES.clear()
+        for minutes in (0, 15, 30):
+            response = await book(api, booking(SLOT + timedelta(minutes=minutes)))
+            assert response.status_code == 201, response.text
+        assert len(write_batch._TEMPLATES) == 1  # three bookings, one statement built
+        [statement] = write_batch._TEMPLATES.values()
+        assert statement._generate_cache_key() is not None

@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import UpdateBase
 
 from core.jobs import defer_batched
-from core.write_batch import Param, Write, pending, send_pending
+from core.write_batch import Param, Write, pending, pending_writes, send_now
 from thotis_ext.emails.context import EmailContext
 from thotis_ext.emails.kinds import EmailKind, Recipient
 from thotis_ext.emails.models import OutboundEmail
@@ -40,8 +41,8 @@ def message_id(dedupe_key: str, domain: str = "thotis.local") -> str:
     return f"<{hashlib.sha256(dedupe_key.encode()).hexdigest()[:32]}@{domain}>"
 
 
-#: Rows of one pending email insert; past this the batch goes first (a statement binds ≤ 32,767 values).
-PENDING_MAX = 500
+#: Emails waiting in one write batch; past this the batch goes first (one statement stays small).
+PENDING_MAX = 100
 _COLUMNS = ("dedupe_key", "kind", "recipient", "to_email", "session_uid", "payload", "message_id",
             "next_attempt_at", "expires_at")  # fmt: skip
 
@@ -58,13 +59,11 @@ class Queued:
 async def queue_many(db: AsyncSession, emails: Sequence[Queued], now: datetime) -> None:
     """Queue emails with the transaction's write batch (core/write_batch.py), skipping those whose
     dedupe key is already queued; the sender job is nudged with their keys after the commit."""
-    pending_emails = pending(db, "emails", _PendingEmails)
-    if len(pending_emails.rows) + len(emails) > PENDING_MAX:
-        await db.run_sync(send_pending)
-        pending_emails = pending(db, "emails", _PendingEmails)
+    waiting = sum(1 for write in pending_writes(db) if isinstance(write, _PendingEmail))
+    if waiting + len(emails) > PENDING_MAX:
+        await send_now(db)
     for email in emails:
-        if email.dedupe_key not in pending_emails.rows:
-            pending_emails.rows[email.dedupe_key] = _row(email, now)
+        pending(db, ("email", email.dedupe_key), partial(_PendingEmail, _row(email, now)))
         defer_batched(db, SEND_JOB, "dedupe_keys", email.dedupe_key)
 
 
@@ -97,24 +96,20 @@ def _row(email: Queued, now: datetime) -> dict[str, Any]:
     }
 
 
-class _PendingEmails:
-    """The emails a transaction queues, by dedupe key: one multi-row INSERT in the write batch."""
+class _PendingEmail:
+    """One email for the write batch (one INSERT each: SQLAlchemy cannot reuse a multi-row one)."""
 
-    def __init__(self) -> None:
-        self.rows: dict[str, dict[str, Any]] = {}
+    def __init__(self, row: dict[str, Any]) -> None:
+        self.row = row
 
-    def write(self) -> Write | None:
-        if not self.rows:
-            return None
-        count = len(self.rows)
-        values = {f"{name}_{i}": row[name] for i, row in enumerate(self.rows.values()) for name in _COLUMNS}
-        return Write(("emails", count), lambda param: _inserting(count, param), values)
+    def write(self) -> Write:
+        return Write("email", _inserting, self.row)
 
 
-def _inserting(count: int, param: Param) -> UpdateBase:
+def _inserting(param: Param) -> UpdateBase:
     columns = OutboundEmail.__table__.c
-    rows = [{name: param(f"{name}_{i}", columns[name].type) for name in _COLUMNS} for i in range(count)]
-    return insert(OutboundEmail).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    values = {name: param(name, columns[name].type) for name in _COLUMNS}
+    return insert(OutboundEmail).values(values).on_conflict_do_nothing(index_elements=["dedupe_key"])
 
 
 async def ics_chain(db: AsyncSession, row: Session) -> tuple[str, int]:
