@@ -28,7 +28,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import bindparam, event, literal_column, select
+from sqlalchemy import FromClause, bindparam, event, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.sql.dml import UpdateBase
@@ -62,6 +62,12 @@ class Write:
     shape: Hashable | None
     build: Callable[[Param], UpdateBase]
     values: Mapping[str, Any]
+
+
+def bound_columns(table: FromClause, names: Iterable[str], param: Param) -> dict[str, BindParameter[Any]]:
+    """`{name: param(name)}` for the named columns of `table`, each typed as its column: the
+    values of an INSERT a `Write` builds."""
+    return {name: param(name, table.c[name].type) for name in names}
 
 
 class PendingWrite(Protocol):

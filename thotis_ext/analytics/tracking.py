@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.write_batch import Param, Write, defer
+from core.write_batch import Param, Write, bound_columns, defer
 from thotis_ext.analytics.models import AnalyticsEvent
 from thotis_ext.models import Session, StudentProfile
 
@@ -41,9 +41,8 @@ def track(db: AsyncSession, name: str, distinct_id: str, properties: dict[str, A
 
 
 def _insert_event(param: Param) -> Insert:
-    columns = AnalyticsEvent.__table__.c
     names = ("insert_id", "name", "distinct_id", "properties", "occurred_at")
-    return insert(AnalyticsEvent).values({name: param(name, columns[name].type) for name in names})
+    return insert(AnalyticsEvent).values(bound_columns(AnalyticsEvent.__table__, names, param))
 
 
 def mentor_properties(profile: StudentProfile | None) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import UpdateBase
 
 from core.jobs import defer_batched
-from core.write_batch import Param, Write, pending, pending_writes, send_now
+from core.write_batch import Param, Write, bound_columns, pending, pending_writes, send_now
 from thotis_ext.emails.context import EmailContext
 from thotis_ext.emails.kinds import EmailKind, Recipient
 from thotis_ext.emails.models import OutboundEmail
@@ -107,8 +107,7 @@ class _PendingEmail:
 
 
 def _inserting(param: Param) -> UpdateBase:
-    columns = OutboundEmail.__table__.c
-    values = {name: param(name, columns[name].type) for name in _COLUMNS}
+    values = bound_columns(OutboundEmail.__table__, _COLUMNS, param)
     return insert(OutboundEmail).values(values).on_conflict_do_nothing(index_elements=["dedupe_key"])
 
 

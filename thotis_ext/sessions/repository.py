@@ -8,7 +8,7 @@ from sqlalchemy import Integer, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import UpdateBase
 
-from core.write_batch import Param, Write, defer, pending
+from core.write_batch import Param, Write, bound_columns, defer, pending
 from thotis_ext.models import Session, StudentProfile
 
 
@@ -61,8 +61,7 @@ _INSERTED = tuple(c.name for c in Session.__table__.c if c.name not in ("created
 
 
 def _inserting_session(param: Param) -> UpdateBase:
-    columns = Session.__table__.c
-    return insert(Session).values({name: param(name, columns[name].type) for name in _INSERTED})
+    return insert(Session).values(bound_columns(Session.__table__, _INSERTED, param))
 
 
 class _CounterMoves:
