@@ -8,6 +8,7 @@ from email.message import EmailMessage
 
 import httpx
 import icalendar
+import pytest
 from sqlalchemy import select, text
 
 from adapter.services import Services
@@ -19,8 +20,10 @@ from jobs.deps import JobDeps
 from tests.adapter.helpers import SERVICE
 from tests.adapter.test_availability import linked_mentor
 from tests.adapter.test_bookings import SLOT, book, booking
+from tests.adapter.test_query_counts import counting
 from tests.core.test_jobs import Recorder
 from tests.jobs.conftest import NOW, Inbox
+from thotis_ext.emails import outbox
 from thotis_ext.emails.models import OutboundEmail
 
 MENTOR_EMAIL = "camille@example.org"  # valid_body's
@@ -147,6 +150,26 @@ class TestNudge:
         assert len(inbox.messages) == 2  # the second booking's emails wait for their own nudge
         sent = {key for key, status in (await statuses(services)).items() if status == "sent"}
         assert sent == set(keys)
+
+    async def test_emails_past_the_pending_limit_send_the_batch_first_and_all_are_queued(
+        self,
+        api: httpx.AsyncClient,
+        services: Services,
+        simulator: CalcomSimulator,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        monkeypatch.setattr(outbox, "PENDING_MAX", 2)  # a minor's confirmation is 3 emails
+        minor = {"isMinor": True, "parentEmail": "parent@example.org", "parentalConsent": True}
+        await linked_mentor(api, simulator)
+        with counting(services) as sent:
+            response = await book(api, booking(prospectiveStudent=minor))
+        assert response.status_code == 201, response.text
+        # The batch so far (the session row) went before the 3 emails joined the next one.
+        assert [s.split()[0] for s in sent] == ["SELECT", "INSERT", "WITH"], sent
+        uid = response.json()["data"]["uid"]
+        assert {key for key in await statuses(services) if uid in key} == {
+            f"confirmation:{uid}:{who}" for who in ("student", "mentor", "parent")
+        }
 
     async def test_a_nudge_by_id_from_an_older_process_still_sends(
         self, api: httpx.AsyncClient, simulator: CalcomSimulator, deps: JobDeps, inbox: Inbox

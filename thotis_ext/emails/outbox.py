@@ -47,6 +47,10 @@ _COLUMNS = ("dedupe_key", "kind", "recipient", "to_email", "session_uid", "paylo
             "next_attempt_at", "expires_at")  # fmt: skip
 
 
+#: `queue`'s statement, compiled once (rows as parameters): it needs the id back, so no batch.
+_QUEUE_NOW = insert(OutboundEmail).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(OutboundEmail.id)
+
+
 @dataclass(frozen=True, slots=True)
 class Queued:
     """One email to queue: what it says, its identity, and until when it is worth sending."""
@@ -70,13 +74,8 @@ async def queue_many(db: AsyncSession, emails: Sequence[Queued], now: datetime) 
 async def queue(db: AsyncSession, context: EmailContext, dedupe_key: str, now: datetime,
                 expires_at: datetime | None) -> int | None:  # fmt: skip
     """Queue one email now unless one with `dedupe_key` exists; its id, or None when it already was."""
-    statement = (
-        insert(OutboundEmail)
-        .values(_row(Queued(context, dedupe_key, expires_at), now))
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(OutboundEmail.id)
-    )
-    email_id = await db.scalar(statement)
+    row = _row(Queued(context, dedupe_key, expires_at), now)
+    email_id = (await db.scalars(_QUEUE_NOW, [row])).first()
     if email_id is not None:
         defer_batched(db, SEND_JOB, "dedupe_keys", dedupe_key)
     return email_id
