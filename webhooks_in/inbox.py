@@ -25,7 +25,7 @@ from core.clock import Clock
 from core.database import Database
 from core.errors import Unauthenticated
 from thotis_ext.models import Session, StudentProfile
-from thotis_ext.sessions.lifecycle import Outcome, SessionLifecycle
+from thotis_ext.sessions.lifecycle import BookingChange, Outcome, SessionLifecycle
 from webhooks_in.models import CalcomWebhookEvent
 from webhooks_in.parsing import InboundWebhook, booking_facts, parse_webhook
 
@@ -59,7 +59,7 @@ def check_fresh(event: InboundWebhook, now: datetime, tolerance: timedelta) -> N
 
 @dataclass(frozen=True, slots=True)
 class Recorded:
-    """A stored event: its id, and whether it waits to be applied (else it was stored ignored)."""
+    """A stored event: its id, and whether it waits to be applied (else it was stored done)."""
 
     id: int
     pending: bool
@@ -73,20 +73,29 @@ def _concerns_thotis(event: InboundWebhook) -> tuple[str, dict[str, object]]:
     event type is no mentor's would be applied as ignored: it is stored so at once, in the same
     statement, instead of costing a second transaction (most of an organisation's bookings are not
     Thotis's). Without an event type it waits to be applied, as before.
+
+    A creation of a booking whose session row exists already, with its Meet link or without one to
+    add, would be applied as `unchanged`: it is stored so at once too. That is Cal.com's webhook
+    for every booking Thotis makes, as costly to apply as the booking itself.
     """
     facts = booking_facts(event) if event.change is not None else None
     if facts is None:
         return "never", {}
+    created = event.change is BookingChange.CREATED
+    known: dict[str, object] = {"uid": facts.uid, "meet_url": facts.meet_url} if created else {}
     if facts.event_type_id is None:
-        return "always", {}
-    return "lookup", {
+        return ("created_always" if created else "always"), known
+    return ("created_lookup" if created else "lookup"), {
         "uid": facts.uid or None,
         "previous_uid": facts.previous_uid or None,
         "event_type_id": facts.event_type_id,
+        **known,
     }
 
 
-def _record_statement(concerns: ColumnElement[bool]) -> ReturningInsert[tuple[int, str]]:
+def _record_statement(concerns: ColumnElement[bool], known: ColumnElement[bool]) -> ReturningInsert[tuple[int, str]]:
+    """The INSERT that stores an event: `known` ones as applied and unchanged, else `concerns` ones
+    pending, the rest ignored."""
     table = cast(Table, CalcomWebhookEvent.__table__)
     received_at = bindparam("received_at", type_=table.c.received_at.type)
     return (
@@ -98,32 +107,42 @@ def _record_statement(concerns: ColumnElement[bool]) -> ReturningInsert[tuple[in
             booking_uid=bindparam("booking_uid"),
             sent_at=bindparam("sent_at", type_=table.c.sent_at.type),
             body=bindparam("body", type_=table.c.body.type),
-            status=case((concerns, literal("pending")), else_=literal("ignored")),
-            outcome=case((concerns, null()), else_=literal(Outcome.IGNORED.value)),
-            processed_at=case((concerns, null()), else_=received_at),
+            status=case((known, literal("processed")), (concerns, literal("pending")), else_=literal("ignored")),
+            outcome=case(
+                (known, literal(Outcome.UNCHANGED.value)),
+                (concerns, null()),
+                else_=literal(Outcome.IGNORED.value),
+            ),
+            processed_at=case((known, received_at), (concerns, null()), else_=received_at),
         )
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
         .returning(table.c.id, table.c.status)
     )
 
 
+_LOOKUP = or_(
+    exists().where(or_(Session.uid == bindparam("uid"), Session.uid == bindparam("previous_uid"))),
+    exists().where(StudentProfile.calcom_event_type_id == bindparam("event_type_id")),
+)
+#: `SessionLifecycle._created` on a row that exists: unchanged unless it adds the first Meet link.
+_KNOWN_CREATION = exists().where(
+    Session.uid == bindparam("uid"),
+    or_(Session.meet_url.is_not(None), bindparam("meet_url", type_=Session.meet_url.type).is_(None)),
+)
 #: The storing statement of each shape of `_concerns_thotis`, built once: building and hashing
 #: the construct on every webhook cost as much CPU as running it.
 _RECORD = {
-    "never": _record_statement(false()),
-    "always": _record_statement(true()),
-    "lookup": _record_statement(
-        or_(
-            exists().where(or_(Session.uid == bindparam("uid"), Session.uid == bindparam("previous_uid"))),
-            exists().where(StudentProfile.calcom_event_type_id == bindparam("event_type_id")),
-        )
-    ),
+    "never": _record_statement(false(), false()),
+    "always": _record_statement(true(), false()),
+    "lookup": _record_statement(_LOOKUP, false()),
+    "created_always": _record_statement(true(), _KNOWN_CREATION),
+    "created_lookup": _record_statement(_LOOKUP, _KNOWN_CREATION),
 }
 
 
 async def record(session: AsyncSession, event: InboundWebhook, received_at: datetime) -> Recorded | None:
-    """Store the event unless an equal one was stored before (then None): pending when it may
-    concern a Thotis session, else already ignored."""
+    """Store the event unless an equal one was stored before (then None): pending when applying it
+    may change a Thotis session, else already done (ignored, or a known booking unchanged)."""
     shape, params = _concerns_thotis(event)
     values = {
         "received_at": received_at,

@@ -80,7 +80,9 @@ class TestCalcomWebhookRoute:
         assert [d.status_code for d in deliveries] == [200, 200], [d.error for d in deliveries]
 
 
-def _created(uid: str, event_type_id: int, trigger: str = "BOOKING_CREATED") -> bytes:
+def _created(
+    uid: str, event_type_id: int, trigger: str = "BOOKING_CREATED", metadata: dict[str, str] | None = None
+) -> bytes:
     sent = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     start = (datetime.now(UTC) + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
     payload = {
@@ -88,24 +90,36 @@ def _created(uid: str, event_type_id: int, trigger: str = "BOOKING_CREATED") -> 
         "startTime": start.isoformat().replace("+00:00", "Z"),
         "endTime": (start + timedelta(minutes=15)).isoformat().replace("+00:00", "Z"),
         "attendees": [{"email": "someone@example.org", "name": "Someone", "timeZone": "UTC"}],
-        "organizer": {"email": "host@example.org"}, "metadata": {},
+        "organizer": {"email": "host@example.org"}, "metadata": metadata or {},
     }  # fmt: skip
     return json.dumps({"triggerEvent": trigger, "createdAt": sent, "payload": payload}).encode()
+
+
+async def _stored(services: Services, uid: str) -> tuple[str, str | None, int]:
+    """Status, outcome, and how many times it was applied (0: decided when stored)."""
+    async with services.database.session() as session:
+        row = (
+            await session.execute(
+                text("SELECT status, outcome, attempts FROM thotis.calcom_webhook_events WHERE booking_uid = :uid"),
+                {"uid": uid},
+            )
+        ).one()
+    return row.status, row.outcome, row.attempts
+
+
+async def _settled(services: Services, uid: str) -> tuple[str, str | None, int]:
+    """The stored event once the background application, if any, is done."""
+    for _ in range(100):
+        if (stored := await _stored(services, uid))[0] != "pending":
+            return stored
+        await asyncio.sleep(0.02)
+    return await _stored(services, uid)
 
 
 class TestForeignBookings:
     """Bookings of event types that are no mentor's are stored already ignored: no second transaction."""
 
-    async def _stored(self, services: Services, uid: str) -> tuple[str, str | None, int]:
-        """Status, outcome, and how many times it was applied (0: decided when stored)."""
-        async with services.database.session() as session:
-            row = (
-                await session.execute(
-                    text("SELECT status, outcome, attempts FROM thotis.calcom_webhook_events WHERE booking_uid = :uid"),
-                    {"uid": uid},
-                )
-            ).one()
-        return row.status, row.outcome, row.attempts
+    _stored = staticmethod(_stored)
 
     async def test_a_booking_of_another_event_type_is_stored_ignored(
         self, api: httpx.AsyncClient, services: Services
@@ -123,8 +137,65 @@ class TestForeignBookings:
         (uid,) = await insert_sessions(services.database.engine, "m1", [(NOW + timedelta(days=2), "scheduled")])
         body = _created(uid, 555_555, trigger="BOOKING_CANCELLED")
         assert (await api.post(URL, content=body, headers=signed(body))).status_code == 200
-        for _ in range(100):  # applied after the answer, in the background
-            if (await self._stored(services, uid))[0] != "pending":
+        assert await _settled(services, uid) == ("processed", "applied", 1)  # applied after the answer
+
+
+class TestKnownCreations:
+    """Cal.com's BOOKING_CREATED for a booking whose session Thotis holds (every booking Thotis
+    makes) changes nothing, and is stored already done: no second transaction."""
+
+    async def _meet_url(self, services: Services, uid: str) -> str | None:
+        async with services.database.session() as session:
+            return (
+                await session.execute(text("SELECT meet_url FROM thotis.sessions WHERE uid = :uid"), {"uid": uid})
+            ).scalar_one()
+
+    async def test_a_creation_of_a_held_session_is_stored_unchanged(
+        self, api: httpx.AsyncClient, services: Services
+    ) -> None:
+        await create_profile(api, "m1", valid_body())
+        (uid,) = await insert_sessions(services.database.engine, "m1", [(NOW + timedelta(days=2), "scheduled")])
+        body = _created(uid, 555_555, metadata={"thotisSession": "true"})
+        response = await api.post(URL, content=body, headers=signed(body))
+        assert response.json()["data"] == {"received": True, "duplicate": False, "triggerEvent": "BOOKING_CREATED"}
+        assert await _stored(services, uid) == ("processed", "unchanged", 0)
+        assert await self._meet_url(services, uid) is None
+
+    async def test_a_creation_that_brings_the_first_meet_link_is_applied(
+        self, api: httpx.AsyncClient, services: Services
+    ) -> None:
+        await create_profile(api, "m1", valid_body())
+        (uid,) = await insert_sessions(services.database.engine, "m1", [(NOW + timedelta(days=2), "scheduled")])
+        link = "https://meet.google.com/abc-defg-hij"
+        body = _created(uid, 555_555, metadata={"videoCallUrl": link})
+        assert (await api.post(URL, content=body, headers=signed(body))).status_code == 200
+        assert await _settled(services, uid) == ("processed", "applied", 1)
+        assert await self._meet_url(services, uid) == link
+
+    async def test_a_creation_that_repeats_the_meet_link_is_stored_unchanged(
+        self, api: httpx.AsyncClient, services: Services
+    ) -> None:
+        await create_profile(api, "m1", valid_body())
+        (uid,) = await insert_sessions(services.database.engine, "m1", [(NOW + timedelta(days=2), "scheduled")])
+        link = "https://meet.google.com/abc-defg-hij"
+        async with services.database.engine.begin() as connection:
+            await connection.execute(text("UPDATE thotis.sessions SET meet_url = :url"), {"url": link})
+        body = _created(uid, 555_555, metadata={"videoCallUrl": "https://meet.google.com/other-link"})
+        assert (await api.post(URL, content=body, headers=signed(body))).status_code == 200
+        assert await _stored(services, uid) == ("processed", "unchanged", 0)
+        assert await self._meet_url(services, uid) == link  # the first link stays, as when applied
+
+    async def test_a_creation_thotis_made_but_has_not_recorded_yet_waits(
+        self, api: httpx.AsyncClient, services: Services
+    ) -> None:
+        """The booking request has not committed its row: the event waits for it (not stored done)."""
+        await create_profile(api, "m1", valid_body())
+        async with services.database.engine.begin() as connection:
+            await connection.execute(text("UPDATE thotis.student_profiles SET calcom_event_type_id = 555555"))
+        body = _created("not-yet-recorded", 555_555, metadata={"thotisSession": "true"})
+        assert (await api.post(URL, content=body, headers=signed(body))).status_code == 200
+        for _ in range(100):  # tried once in the background, and left pending for the sweep
+            if (stored := await _stored(services, "not-yet-recorded"))[2] == 1:
                 break
             await asyncio.sleep(0.02)
-        assert await self._stored(services, uid) == ("processed", "applied", 1)
+        assert stored == ("pending", "deferred", 1)
