@@ -15,7 +15,7 @@ test: env  ## lint, type-check and run the whole suite on real PostgreSQL and Re
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check .
 	@$(UV) run --frozen mypy
-	@$(UV) run --frozen pytest
+	@$(UV) run --frozen pytest -n auto --maxprocesses 4 --dist loadgroup
 
 test-full:  ## `make test` with the longer variants (more fuzzing, more bursts; THOTIS_TEST_FULL=1)
 	@THOTIS_TEST_FULL=1 $(MAKE) --no-print-directory test

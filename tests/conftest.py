@@ -38,6 +38,17 @@ _RESET_SQL = "".join(f"DELETE FROM {table.fullname};" for table in reversed(Base
     "FROM pg_sequences WHERE schemaname = 'thotis';"
 )
 Mint = Callable[..., str]
+#: Test folders whose tests run on one xdist worker: the fault tests share package-wide private
+#: servers and one report, the browser tests one Chromium (`make test` runs `pytest -n`, with
+#: `--dist loadgroup`; each worker has its own database and Redis prefix, so nothing else is shared).
+_ONE_WORKER_GROUPS = ("faults", "browser")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = item.path.relative_to(item.config.rootpath).parts
+        if len(parts) > 2 and parts[0] == "tests" and parts[1] in _ONE_WORKER_GROUPS:
+            item.add_marker(pytest.mark.xdist_group(parts[1]))
 
 
 @pytest.fixture(scope="session")
