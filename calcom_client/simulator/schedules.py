@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from calcom_client.simulator.state import Booking, EventType, User, WeeklySchedule
-from calcom_client.simulator.timefmt import load_zone, luxon_formatter
+from calcom_client.simulator.timefmt import luxon_formatter
 
 Interval = tuple[datetime, datetime]
 
@@ -115,12 +115,14 @@ def group_slots(
 
     Days without a free slot are left out, as Cal.com's slots output service does.
     """
-    zone = (load_zone(time_zone) if time_zone else UTC) or UTC
     iso = luxon_formatter(time_zone)
     grouped: dict[str, list[dict[str, str]]] = {}
     for slot in slots:
-        item = {"start": iso(slot)}
+        start = iso(slot)
+        item = {"start": start}
         if range_length is not None:
             item["end"] = iso(slot + range_length)
-        grouped.setdefault(slot.astimezone(zone).date().isoformat(), []).append(item)
+        # The start is written in `time_zone` (UTC if None or unknown): its first ten characters
+        # are the slot's day there.
+        grouped.setdefault(start[:10], []).append(item)
     return grouped

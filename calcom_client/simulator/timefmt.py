@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # Luxon treats these zone names as its fixed UTC zone and prints `Z`; IANA zones print `+00:00`.
@@ -48,10 +49,15 @@ def parse_iso(value: str, *, end_of_day: bool = False) -> datetime | None:
     return parsed
 
 
+@lru_cache(maxsize=1 << 16)
 def js_iso(moment: datetime) -> str:
-    """`Date.prototype.toISOString()`: UTC, milliseconds, `Z` (Prisma dates in API bodies)."""
-    # isoformat truncates to the millisecond as `microsecond // 1000` does, in C (a month of
-    # slots is some 1,400 strings: strftime made them the simulator's main cost).
+    """`Date.prototype.toISOString()`: UTC, milliseconds, `Z` (Prisma dates in API bodies).
+
+    Cached: a month of slots is some 2,800 strings per `GET /v2/slots`, the same quarter hours
+    again and again, and formatting them was a third of the simulator's CPU under load. Aware
+    datetimes hash by their instant, so one cached string serves every zone of it.
+    """
+    # isoformat truncates to the millisecond as `microsecond // 1000` does, in C.
     return moment.astimezone(UTC).isoformat(timespec="milliseconds")[:23] + "Z"
 
 
