@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapter.auth import Principal
 from adapter.guards import services_of
+from adapter.services import Services
 from core.database import commit, rollback
 from thotis_ext.availability import AvailabilityService
 from thotis_ext.profiles.reads import ProfileReads
@@ -51,7 +52,10 @@ def provide_profile_reads(request: Request[Any, Any, Any]) -> ProfileReads:
 
 def provide_availability_service(request: Request[Any, Any, Any]) -> AvailabilityService:
     """Slots are read from the cache or Cal.com: no unit of work (a profile miss opens its own session)."""
-    services = services_of(request)
+    return availability_service(services_of(request))
+
+
+def availability_service(services: Services) -> AvailabilityService:
     return AvailabilityService(
         services.profile_reads.repository,
         services.calcom.client,
@@ -59,6 +63,18 @@ def provide_availability_service(request: Request[Any, Any, Any]) -> Availabilit
         services.clock,
         ttl_seconds=services.settings.cache_slots_ttl_seconds,
         profile_ttl_seconds=services.settings.cache_profile_ttl_seconds,
+    )
+
+
+def session_service(services: Services, session: AsyncSession) -> SessionService:
+    """Sessions over `session` (the caller's unit of work), with the configured cache TTLs."""
+    return SessionService(
+        session,
+        services.calcom.client,
+        services.linker,
+        services.cache,
+        services.clock,
+        slots_ttl_seconds=services.settings.cache_slots_ttl_seconds,
     )
 
 
@@ -71,7 +87,7 @@ def principal_of(request: Request[Any, Any, Any]) -> Principal:
 async def provide_session_service(request: Request[Any, Any, Any]) -> AsyncGenerator[SessionService, None]:
     services = services_of(request)
     async for session in unit_of_work(request):
-        yield SessionService(session, services.calcom.client, services.linker, services.cache, services.clock)
+        yield session_service(services, session)
 
 
 async def provide_rating_service(request: Request[Any, Any, Any]) -> AsyncGenerator[RatingService, None]:

@@ -352,7 +352,7 @@ def markdown(opts: MixOptions, run: MixRun, steps: list[MixRun], closed: list[Cl
         f"- **mix (open loop)**: locust, {opts.users} users, {opts.rate:g} req/s in all "
         f"(`constant_throughput`), {opts.warmup:g} s warm-up + {opts.duration:g} s measured; routes drawn by "
         "weight: list 35 % (`/students/by-field/{field}`, 10 fields), profile 25 % (30 mentors), availability "
-        "25 % (default range of one of 30 mentors: cached per minute, dropped by each booking of the mentor), "
+        "25 % (default range of one of 30 mentors: cached per minute, each booking withholding its slot), "
         "webhook 12 % (signed Cal.com BOOKING_CREATED of another event type: verified, stored, applied by the "
         "worker), booking 3 % (a distinct free slot each; 409 SLOT_UNAVAILABLE is an answer, not an error); "
         "besides, 2 % more requests go straight to Cal.com (the slots call a miss makes), so misses and bookings "

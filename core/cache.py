@@ -110,6 +110,33 @@ class Cache:
 
         return await self._fills.run(key, load_and_store)
 
+    async def add_members(self, key: str, members: Iterable[str], ttl_seconds: int, *, group: str) -> bool:
+        """Add `members` to the set at `key` (atomic against concurrent adds, unlike a read and a
+        write of a JSON value), renewing its TTL; the set goes with `group` like any value of it.
+        False when Redis is away: the caller must not count on the set then. Not kept locally."""
+        full_key = self._redis.key("cache", key)
+        group_key = self._redis.key("group", group)
+
+        async def call(client: Redis) -> bool:
+            async with client.pipeline(transaction=True) as pipe:
+                pipe.sadd(full_key, *members)
+                pipe.expire(full_key, ttl_seconds)
+                pipe.sadd(group_key, full_key)
+                pipe.expire(group_key, ttl_seconds * 2)
+                await pipe.execute()
+            return True
+
+        return await self._redis.run(call, False)
+
+    async def members(self, key: str) -> set[str] | None:
+        """The set at `key` (empty when there is none), None when Redis is away."""
+
+        async def call(client: Redis) -> set[str] | None:
+            found = await client.smembers(self._redis.key("cache", key))
+            return {m.decode() if isinstance(m, bytes) else m for m in found}
+
+        return await self._redis.run(call, None)
+
     def clear_local(self) -> None:
         """Forget this process's copies (tests, and after changes made behind the cache's back)."""
         if self._local is not None:

@@ -55,8 +55,41 @@ class Slot:
 
 
 def slots_group(event_type_id: int) -> str:
-    """Cache group of one event type's slots: invalidated when its bookings change."""
+    """Cache group of one event type's slots as Cal.com gave them, and of the slots taken since."""
     return f"slots:{event_type_id}"
+
+
+def slots_view_group(event_type_id: int) -> str:
+    """Cache group of one event type's rendered slot lists (`free_slots_json`)."""
+    return f"slots-view:{event_type_id}"
+
+
+def slot_groups(event_type_id: int) -> tuple[str, str]:
+    """Every cached slot of an event type: what a change of its bookings other than a Thotis
+    booking (a cancellation, a reschedule, anything Cal.com tells of) invalidates."""
+    return slots_group(event_type_id), slots_view_group(event_type_id)
+
+
+def _taken_key(event_type_id: int) -> str:
+    return f"slots-taken:{event_type_id}"
+
+
+async def take_slot(cache: Cache, event_type_id: int, start: datetime, end: datetime, ttl_seconds: int) -> None:
+    """After a Thotis booking of [start, end): keep the event type's slots from Cal.com, cached,
+    and withhold the booked span from them, instead of asking Cal.com for them all again.
+
+    Cal.com would now answer the same slots less those meeting the booking (Thotis's event types
+    have no buffers and no booking limits; a mentor who adds some in Cal.com gets a 409 on a slot
+    offered by mistake, for at most `ttl_seconds`). Each booking otherwise cost a month of slots
+    from Cal.com at the next read of the mentor's availability. `ttl_seconds` is the slots' own
+    cache TTL: the withheld span outlives every cached answer that may still offer it. When Redis
+    is away the slots are dropped instead, as before.
+    """
+    span = f"{int(start.timestamp())}:{int(end.timestamp())}"
+    if await cache.add_members(_taken_key(event_type_id), (span,), ttl_seconds, group=slots_group(event_type_id)):
+        await cache.invalidate(groups=(slots_view_group(event_type_id),))
+    else:
+        await cache.invalidate(groups=slot_groups(event_type_id))
 
 
 def _minute(moment: datetime) -> datetime:
@@ -117,7 +150,7 @@ class AvailabilityService:
         key = "slots-view:" + "|".join(
             (str(event_type_id), _key_part(start), _key_part(end), zone.key, minute.isoformat())
         )
-        group = slots_group(event_type_id)
+        group = slots_view_group(event_type_id)
         cached = await self.cache.get_bytes(key, group=group)
         if cached is not None:
             return cached
@@ -133,11 +166,28 @@ class AvailabilityService:
             return []
         # Ask Cal.com for whole minutes, so the default range (now + 2 h to now + 30 days) keeps
         # one cache key for a minute; the exact window is applied here, on every read.
-        spans = await self._cached_spans(event_type_id, _minute(window[0]), _minute(window[1]))
+        first, last = _minute(window[0]), _minute(window[1])
+        taken = await self._taken(event_type_id)
+        if taken is None:  # Redis is away: a copy cached in this process may offer a slot booked since
+            spans, taken = await self._fetch_spans(event_type_id, first, last), []
+        else:
+            spans = await self._cached_spans(event_type_id, first, last)
         lower, upper = window[0].timestamp(), window[1].timestamp()
         # Cal.com may answer whole days around the range; keep only what was asked for. Inside the
         # window, an offerable slot (rules.is_offerable_slot) is one of exactly 15 minutes.
-        return [(a, b) for a, b in spans if b - a == SESSION_SECONDS and lower <= a and b <= upper]
+        return [
+            (a, b)
+            for a, b in spans
+            if b - a == SESSION_SECONDS and lower <= a and b <= upper and not any(s < b and a < e for s, e in taken)
+        ]
+
+    async def _taken(self, event_type_id: int) -> list[Span] | None:
+        """Spans booked through Thotis since Cal.com's cached answers (`take_slot`); None when
+        Redis is away."""
+        members = await self.cache.members(_taken_key(event_type_id))
+        if members is None:
+            return None
+        return [(int(a), int(b)) for a, _, b in (member.partition(":") for member in members)]
 
     async def _event_type_of(self, user_id: str) -> int:
         """The event type of a public, linked mentor, through the profile cache (hits skip the DB).
@@ -170,15 +220,18 @@ class AvailabilityService:
         key = f"slot-spans:{event_type_id}:{start.isoformat()}:{end.isoformat()}"
 
         async def fetch() -> list[Span]:
-            try:
-                found = await self.client.get_slots(event_type_id, start, end, time_zone="UTC", format="range")
-            except CalcomError as exc:
-                raise as_thotis_error(exc) from exc
-            length = rules.SESSION_LENGTH  # when Cal.com gives no end
-            return [(int(s.start.timestamp()), int((s.end or s.start + length).timestamp())) for s in found]
+            return await self._fetch_spans(event_type_id, start, end)
 
         cached = await self.cache.get_or_load(key, fetch, self.ttl_seconds, group=slots_group(event_type_id))
         return _SPANS.decode(cached)
+
+    async def _fetch_spans(self, event_type_id: int, start: datetime, end: datetime) -> list[Span]:
+        try:
+            found = await self.client.get_slots(event_type_id, start, end, time_zone="UTC", format="range")
+        except CalcomError as exc:
+            raise as_thotis_error(exc) from exc
+        length = rules.SESSION_LENGTH  # when Cal.com gives no end
+        return [(int(s.start.timestamp()), int((s.end or s.start + length).timestamp())) for s in found]
 
 
 async def refresh_slot_count(

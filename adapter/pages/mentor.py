@@ -19,16 +19,16 @@ from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 
 from adapter.auth import Principal, Role
+from adapter.deps import availability_service, session_service
 from adapter.guards import services_of
 from adapter.pages.browser_session import check_csrf, csrf_token, session_principal, sign_in_routes
 from adapter.pages.render import local_time, page, page_locale
 from core.errors import InvalidInput, ThotisError
 from core.i18n import translate
-from thotis_ext.availability import AvailabilityService
 from thotis_ext.enums import AcademicField, CancelledBy
 from thotis_ext.profiles.schemas import ProfileUpdate
 from thotis_ext.profiles.service import ProfileService
-from thotis_ext.sessions.service import Caller, SessionService
+from thotis_ext.sessions.service import Caller
 
 ROLE = Role.MENTOR
 PHOTO_BODY_LIMIT = 6 * 1024 * 1024
@@ -52,7 +52,7 @@ async def _space(request: Request[Any, Any, Any], principal: Principal, *, statu
             profile = msgspec.json.decode(await services.profile_reads.private_json(principal.sub))
         except ThotisError:
             profile = None
-        sessions = SessionService(db, services.calcom.client, services.linker, services.cache, services.clock)
+        sessions = session_service(services, db)
         upcoming = await sessions.of_mentor(principal.sub, upcoming=True)
         past = await sessions.of_mentor(principal.sub, upcoming=False)
         choices = await _reschedule_choices(request, principal.sub) if upcoming and profile else []
@@ -91,9 +91,7 @@ async def _reschedule_choices(request: Request[Any, Any, Any], mentor_id: str) -
     services = services_of(request)
     now = services.clock.now()
     try:
-        availability = AvailabilityService(
-            services.profile_reads.repository, services.calcom.client, services.cache, services.clock
-        )
+        availability = availability_service(services)
         slots = await availability.free_slots(mentor_id, None, now + RESCHEDULE_HORIZON)
     except ThotisError:
         return []  # Cal.com unreachable or the mentor unlinked: no choice offered, the page still works
@@ -181,7 +179,7 @@ async def cancel(uid: FromPath[str], request: Request[Any, Any, Any]) -> Respons
     services = services_of(request)
     try:
         async with services.database.session() as db:
-            sessions = SessionService(db, services.calcom.client, services.linker, services.cache, services.clock)
+            sessions = session_service(services, db)
             await sessions.cancel(uid, Caller(principal.sub), reason=reason, cancelled_by=CancelledBy.MENTOR)
     except ThotisError as exc:
         return await _space(request, principal, status=max(exc.status_code, 400), errors={"sessions": exc.message})
@@ -199,7 +197,7 @@ async def reschedule(uid: FromPath[str], request: Request[Any, Any, Any]) -> Res
     try:
         start = datetime.fromisoformat(chosen)
         async with services.database.session() as db:
-            sessions = SessionService(db, services.calcom.client, services.linker, services.cache, services.clock)
+            sessions = session_service(services, db)
             await sessions.reschedule(uid, Caller(principal.sub), start=start, reason=None)
     except ValueError:
         message = translate("page.mentor.choose_time", page_locale(request))

@@ -22,7 +22,7 @@ from tests.adapter.conftest import NOW
 from tests.adapter.helpers import ADMIN, SERVICE, assert_error, auth, create_profile
 from tests.conftest import reset
 from tests.factories import valid_body
-from thotis_ext.availability import slots_json
+from thotis_ext.availability import slot_groups, slots_json
 
 API = "/api/v2/students"
 
@@ -199,7 +199,7 @@ class TestAvailability:
         first = (await slots(api, **params)).json()["data"][0]
         event_type_id = (await api.get(f"{API}/m1", headers=ADMIN)).json()["data"]["calcom"]["eventTypeId"]
         simulator.book(event_type_id, datetime.fromisoformat(first["start"]), name="Léa", email="lea@example.org")
-        await services.cache.invalidate_group(f"slots:{event_type_id}")
+        await services.cache.invalidate(groups=slot_groups(event_type_id))
         again = (await slots(api, **params)).json()["data"]
         assert first not in again
 

@@ -10,15 +10,17 @@ import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from redis.asyncio import Redis
 from sqlalchemy import text
 
 from adapter.auth import Role
+from adapter.mailbox_server import free_port
 from adapter.services import Services
 from calcom_client.simulator import CalcomSimulator
 from tests.adapter.conftest import NOW
 from tests.adapter.helpers import ADMIN, SERVICE, assert_error, auth, create_profile
 from tests.adapter.test_availability import linked_mentor
-from tests.conftest import reset
+from tests.conftest import empty_caches, reset
 from tests.factories import insert_sessions, valid_body
 
 SLOT = NOW + timedelta(days=1, hours=1)  # Tuesday 09:00 UTC = 10:00 Paris, inside the schedule
@@ -475,6 +477,84 @@ class TestBookingProperties:
         assert stored["prospectiveStudent"]["name"] == name.strip()
         assert stored["prospectiveStudent"]["email"] == email
         assert stored["prospectiveStudent"]["question"] == (question.strip() if question else None)
+
+
+class TestBookedSlotsWithheld:
+    """A Thotis booking keeps the mentor's slots from Cal.com cached and withholds its own
+    (`availability.take_slot`): what is offered next is what Cal.com would answer, without asking."""
+
+    async def _offered(self, api: httpx.AsyncClient) -> list[datetime]:
+        params = {"start": NOW.isoformat(), "end": (NOW + timedelta(days=3)).isoformat()}
+        response = await api.get("/api/v2/students/m1/availability", params=params, headers=SERVICE)
+        assert response.status_code == 200, response.text
+        return [datetime.fromisoformat(s["start"]) for s in response.json()["data"]]
+
+    def _count_slot_calls(self, services: Services, monkeypatch: pytest.MonkeyPatch) -> list[object]:
+        client = services.calcom.client
+        real, calls = client.get_slots, []
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            calls.append(args)
+            return await real(*args, **kwargs)
+
+        monkeypatch.setattr(client, "get_slots", counted)
+        return calls
+
+    async def test_a_booked_slot_is_withheld_without_asking_cal_com_again(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        await linked_mentor(api, simulator)
+        before = await self._offered(api)
+        assert SLOT in before
+        calls = self._count_slot_calls(services, monkeypatch)
+        assert (await book(api, booking())).status_code == 201
+        after = await self._offered(api)
+        assert after == [start for start in before if start != SLOT]
+        assert calls == []
+
+    async def test_a_cancelled_booking_gives_its_slot_back(
+        self, api: httpx.AsyncClient, simulator: CalcomSimulator
+    ) -> None:
+        await linked_mentor(api, simulator)
+        before = await self._offered(api)
+        uid = (await book(api, booking())).json()["data"]["uid"]
+        assert SLOT not in await self._offered(api)
+        cancelled = await api.request("DELETE", f"/api/v2/bookings/{uid}", json={"reason": "Exam"}, headers=SERVICE)
+        assert cancelled.status_code == 200, cancelled.text
+        assert await self._offered(api) == before
+
+    async def test_a_booking_made_when_redis_is_away_drops_the_slots_instead(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """With Redis away nothing can be withheld: the slots are read from Cal.com again."""
+        await linked_mentor(api, simulator)
+        before = await self._offered(api)
+        gone = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+        monkeypatch.setattr(services.redis, "client", gone)
+        monkeypatch.setattr(services.redis, "_down_until", 0.0)  # its breaker opens: closed again after the test
+        try:
+            assert (await book(api, booking())).status_code == 201
+            calls = self._count_slot_calls(services, monkeypatch)
+            assert await self._offered(api) == [start for start in before if start != SLOT]
+            assert len(calls) == 1
+        finally:
+            await gone.aclose()
+
+    @given(quarters=st.lists(st.integers(0, 40), min_size=1, max_size=5, unique=True))
+    async def test_property_06_what_is_offered_after_bookings_is_what_cal_com_answers(
+        self, session_client: httpx.AsyncClient, services: Services, simulator: CalcomSimulator, quarters: list[int]
+    ) -> None:
+        """Whichever slots are booked, the withheld list equals Cal.com's own fresh answer."""
+        await reset(services)
+        await linked_mentor(session_client, simulator)
+        offered = await self._offered(session_client)
+        for i, q in enumerate(quarters):
+            body = booking(offered[q], prospectiveStudent={"email": f"s{i}@example.org"})
+            assert (await book(session_client, body)).status_code == 201
+        withheld = await self._offered(session_client)
+        await empty_caches(services)
+        assert withheld == await self._offered(session_client)  # from Cal.com, after the bookings
+        assert not {offered[q] for q in quarters} & set(withheld)
 
 
 class TestRescheduleChoices:

@@ -23,7 +23,7 @@ from core.cache import Cache
 from core.clock import Clock
 from core.i18n import normalise_locale
 from thotis_ext import events, rules
-from thotis_ext.availability import slots_group
+from thotis_ext.availability import slot_groups
 from thotis_ext.enums import CancelledBy, SessionStatus
 from thotis_ext.models import Session, StudentProfile
 from thotis_ext.profiles.repository import ProfileRepository
@@ -328,7 +328,7 @@ class SessionLifecycle:
         return CancelledBy.MENTOR if by and by in mentor_emails else CancelledBy.STUDENT
 
     def _invalidate(self, mentor: StudentProfile) -> None:
-        slots = (slots_group(mentor.calcom_event_type_id),) if mentor.calcom_event_type_id is not None else ()
+        slots = slot_groups(mentor.calcom_event_type_id) if mentor.calcom_event_type_id is not None else ()
         invalidate_profile_after_commit(self.session, self.cache, mentor.user_id, *slots, in_field=mentor.field)
 
 

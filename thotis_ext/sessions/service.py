@@ -18,11 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from calcom_client import Attendee, Booking, CalcomBadRequest, CalcomClient, CalcomError
 from core.cache import Cache
 from core.clock import Clock
-from core.database import discard_on_rollback, on_rollback
+from core.database import after_commit, discard_on_rollback, on_rollback
 from core.errors import BusinessRuleViolation, Conflict, Forbidden, InvalidInput, NotFound
 from core.write_batch import send_now
 from thotis_ext import events, rules
-from thotis_ext.availability import MentorNotBookable, slots_group
+from thotis_ext.availability import MentorNotBookable, slot_groups, take_slot
 from thotis_ext.calcom_errors import CalcomRejected, as_thotis_error
 from thotis_ext.calcom_link import CalcomLinker
 from thotis_ext.enums import CalcomLinkStatus, CancelledBy, SessionStatus
@@ -63,8 +63,18 @@ class SessionService:
     """Sessions over one database session and the Cal.com client."""
 
     def __init__(
-        self, session: AsyncSession, client: CalcomClient, linker: CalcomLinker, cache: Cache, clock: Clock
+        self,
+        session: AsyncSession,
+        client: CalcomClient,
+        linker: CalcomLinker,
+        cache: Cache,
+        clock: Clock,
+        *,
+        slots_ttl_seconds: int,
     ) -> None:
+        """`slots_ttl_seconds`: how long free slots stay cached (`THOTIS_CACHE_SLOTS_TTL_SECONDS`),
+        which a booking's withheld slot must outlive (`availability.take_slot`)."""
+        self.slots_ttl_seconds = slots_ttl_seconds
         self.session = session
         self.sessions = SessionRepository(session)
         self.profiles = ProfileRepository(session)
@@ -131,7 +141,7 @@ class SessionService:
                     details={"calcomBookingId": booking.id},
                 ) from exc
             raise  # any other constraint is a bug: the Cal.com booking was undone, report it
-        self._invalidate_after_commit(mentor)
+        self._invalidate_after_commit(mentor, taken=row)
         return session_view(row)
 
     async def get(self, uid: str, caller: Caller) -> dict[str, Any]:
@@ -329,9 +339,19 @@ class SessionService:
         except CalcomError:
             log.error("booking %s exists in Cal.com but could not be recorded nor cancelled", uid)
 
-    def _invalidate_after_commit(self, mentor: StudentProfile) -> None:
-        slots = (slots_group(mentor.calcom_event_type_id),) if mentor.calcom_event_type_id is not None else ()
+    def _invalidate_after_commit(self, mentor: StudentProfile, *, taken: Session | None = None) -> None:
+        """Once committed, drop the mentor's cached profile, list pages and slots; a new booking
+        (`taken`) keeps the slots from Cal.com and withholds its own instead of dropping them all."""
+        event_type_id = mentor.calcom_event_type_id
+        slots = slot_groups(event_type_id) if event_type_id is not None and taken is None else ()
         invalidate_profile_after_commit(self.session, self.cache, mentor.user_id, *slots, in_field=mentor.field)
+        if event_type_id is not None and taken is not None:
+            start, end, ttl = taken.start_at, taken.end_at, self.slots_ttl_seconds
+
+            async def withhold() -> None:
+                await take_slot(self.cache, event_type_id, start, end, ttl)
+
+            after_commit(self.session, withhold, key=("take-slot", event_type_id, start))
 
 
 #: What a session keeps of the prospective student; a reschedule carries it over unchanged.
