@@ -8,6 +8,7 @@ trip on hot reads; every invalidation is published so each process drops its cop
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -110,17 +111,21 @@ class Cache:
 
         return await self._fills.run(key, load_and_store)
 
-    async def add_members(self, key: str, members: Iterable[str], ttl_seconds: int, *, group: str) -> bool:
-        """Add `members` to the set at `key` (atomic against concurrent adds, unlike a read and a
-        write of a JSON value), renewing its TTL; the set goes with `group` like any value of it.
-        False when Redis is away: the caller must not count on the set then. Not kept locally."""
+    async def add_expiring(self, key: str, members: Iterable[str], ttl_seconds: int, *, group: str) -> bool:
+        """Add `members` to the set at `key`, each for `ttl_seconds` from now (a sorted set scored
+        by expiry: atomic against concurrent adds, unlike a read and a write of a JSON value, and
+        never longer than its newest member needs). The set goes with `group` like any value of
+        it. False when Redis is away: the caller must not count on the set then. Not kept locally."""
         full_key = self._redis.key("cache", key)
         group_key = self._redis.key("group", group)
+        now_ms = int(time.time() * 1000)
+        expiry_ms = now_ms + ttl_seconds * 1000
 
         async def call(client: Redis) -> bool:
             async with client.pipeline(transaction=True) as pipe:
-                pipe.sadd(full_key, *members)
-                pipe.expire(full_key, ttl_seconds)
+                pipe.zremrangebyscore(full_key, "-inf", now_ms)
+                pipe.zadd(full_key, dict.fromkeys(members, expiry_ms))
+                pipe.pexpire(full_key, ttl_seconds * 1000)
                 pipe.sadd(group_key, full_key)
                 pipe.expire(group_key, ttl_seconds * 2)
                 await pipe.execute()
@@ -128,12 +133,13 @@ class Cache:
 
         return await self._redis.run(call, False)
 
-    async def members(self, key: str) -> set[str] | None:
-        """The set at `key` (empty when there is none), None when Redis is away."""
+    async def live_members(self, key: str) -> list[str] | None:
+        """The members of `key` added by `add_expiring` that have not expired (none when there is
+        no set), None when Redis is away."""
 
-        async def call(client: Redis) -> set[str] | None:
-            found = await client.smembers(self._redis.key("cache", key))
-            return {m.decode() if isinstance(m, bytes) else m for m in found}
+        async def call(client: Redis) -> list[str]:
+            found = await client.zrangebyscore(self._redis.key("cache", key), int(time.time() * 1000), "+inf")
+            return [m.decode() if isinstance(m, bytes) else str(m) for m in found]
 
         return await self._redis.run(call, None)
 

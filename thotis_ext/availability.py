@@ -7,6 +7,7 @@ again to the window at the moment it is served, so a cached slot that has moved 
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -82,11 +83,12 @@ async def take_slot(cache: Cache, event_type_id: int, start: datetime, end: date
     have no buffers and no booking limits; a mentor who adds some in Cal.com gets a 409 on a slot
     offered by mistake, for at most `ttl_seconds`). Each booking otherwise cost a month of slots
     from Cal.com at the next read of the mentor's availability. `ttl_seconds` is the slots' own
-    cache TTL: the withheld span outlives every cached answer that may still offer it. When Redis
-    is away the slots are dropped instead, as before.
+    cache TTL: the withheld span outlives every answer cached before the booking, and no more
+    (answers fetched since leave it out themselves), so a busy mentor's list stays short. When
+    Redis is away the slots are dropped instead, as before.
     """
     span = f"{int(start.timestamp())}:{int(end.timestamp())}"
-    if await cache.add_members(_taken_key(event_type_id), (span,), ttl_seconds, group=slots_group(event_type_id)):
+    if await cache.add_expiring(_taken_key(event_type_id), (span,), ttl_seconds, group=slots_group(event_type_id)):
         await cache.invalidate(groups=(slots_view_group(event_type_id),))
     else:
         await cache.invalidate(groups=slot_groups(event_type_id))
@@ -175,19 +177,16 @@ class AvailabilityService:
         lower, upper = window[0].timestamp(), window[1].timestamp()
         # Cal.com may answer whole days around the range; keep only what was asked for. Inside the
         # window, an offerable slot (rules.is_offerable_slot) is one of exactly 15 minutes.
-        return [
-            (a, b)
-            for a, b in spans
-            if b - a == SESSION_SECONDS and lower <= a and b <= upper and not any(s < b and a < e for s, e in taken)
-        ]
+        offered = [(a, b) for a, b in spans if b - a == SESSION_SECONDS and lower <= a and b <= upper]
+        return [span for span in offered if not overlaps_any(span, taken)] if taken else offered
 
     async def _taken(self, event_type_id: int) -> list[Span] | None:
-        """Spans booked through Thotis since Cal.com's cached answers (`take_slot`); None when
-        Redis is away."""
-        members = await self.cache.members(_taken_key(event_type_id))
+        """Spans booked through Thotis since Cal.com's cached answers (`take_slot`), sorted; None
+        when Redis is away."""
+        members = await self.cache.live_members(_taken_key(event_type_id))
         if members is None:
             return None
-        return [(int(a), int(b)) for a, _, b in (member.partition(":") for member in members)]
+        return sorted((int(a), int(b)) for a, _, b in (member.partition(":") for member in members))
 
     async def _event_type_of(self, user_id: str) -> int:
         """The event type of a public, linked mentor, through the profile cache (hits skip the DB).
@@ -278,6 +277,13 @@ async def refresh_free_slot_count(client: CalcomClient, profile: StudentProfile,
     profile.next_available_at = starts[0] if starts else None
     profile.slots_refreshed_at = now
     return len(starts)
+
+
+def overlaps_any(span: Span, taken: list[Span]) -> bool:
+    """Whether `span` overlaps one of `taken`: sorted bookings of one mentor, which never overlap
+    each other, so only the last one starting before the span ends can."""
+    i = bisect_left(taken, (span[1],))
+    return i > 0 and taken[i - 1][1] > span[0]
 
 
 #: A rendered slot list is asked for again within the minute it was made for, or not at all.

@@ -22,7 +22,7 @@ from tests.adapter.conftest import NOW
 from tests.adapter.helpers import ADMIN, SERVICE, assert_error, auth, create_profile
 from tests.conftest import reset
 from tests.factories import valid_body
-from thotis_ext.availability import slot_groups, slots_json
+from thotis_ext.availability import overlaps_any, slot_groups, slots_json
 
 API = "/api/v2/students"
 
@@ -329,3 +329,21 @@ class TestRendering:
             for instant, text in ((start, item["start"]), (end, item["end"])):
                 expected = datetime.fromtimestamp(instant, ZoneInfo(zone)).isoformat()
                 assert text == expected
+
+
+class TestWithheldSlots:
+    @given(
+        spans=st.lists(st.tuples(st.integers(0, 200), st.integers(1, 20)), max_size=30),
+        bookings=st.lists(st.integers(0, 200), max_size=12, unique=True),
+    )
+    def test_a_slot_is_withheld_exactly_when_it_overlaps_a_booking(
+        self, spans: list[tuple[int, int]], bookings: list[int]
+    ) -> None:
+        """`overlaps_any` (one bisection) agrees with comparing the slot to every booking."""
+        taken: list[tuple[int, int]] = []
+        for start in sorted(bookings):  # a mentor's bookings never overlap one another
+            if not taken or taken[-1][1] <= start:
+                taken.append((start, start + 15))
+        for start, length in spans:
+            span = (start, start + length)
+            assert overlaps_any(span, taken) == any(a < span[1] and span[0] < b for a, b in taken)

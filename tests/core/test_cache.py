@@ -76,6 +76,25 @@ class TestCache:
         await cache.delete("k")
         await cache.invalidate_group("g")
 
+    async def test_expiring_members_live_their_own_ttl_and_go_with_their_group(self, test_settings: Settings) -> None:
+        assert test_settings.redis_url
+        gateway = RedisGateway(connect_redis(test_settings.redis_url), prefix=f"thotis-test-c-{uuid.uuid4().hex}:")
+        cache = Cache(gateway)
+        assert await cache.live_members("taken") == []
+        assert await cache.add_expiring("taken", ["a"], 1, group="slots")
+        assert await cache.add_expiring("taken", ["b", "c"], 60, group="slots")
+        assert sorted(await cache.live_members("taken") or []) == ["a", "b", "c"]
+        await asyncio.sleep(1.1)  # "a" has had its second; the later ones stay
+        assert sorted(await cache.live_members("taken") or []) == ["b", "c"]
+        await cache.invalidate_group("slots")
+        assert await cache.live_members("taken") == []
+        await gateway.close()
+
+    async def test_expiring_members_report_an_outage(self) -> None:
+        cache = Cache(RedisGateway(connect_redis("redis://127.0.0.1:1/0"), prefix="x:"))
+        assert await cache.add_expiring("taken", ["a"], 60, group="slots") is False
+        assert await cache.live_members("taken") is None
+
     async def test_no_redis_configured_means_no_cache(self) -> None:
         cache = Cache(RedisGateway(None, prefix="x:"))
         await cache.set_bytes("k", b"1", 60)
