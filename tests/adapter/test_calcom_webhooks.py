@@ -144,6 +144,12 @@ class TestKnownCreations:
     """Cal.com's BOOKING_CREATED for a booking whose session Thotis holds (every booking Thotis
     makes) changes nothing, and is stored already done: no second transaction."""
 
+    async def _held(self, api: httpx.AsyncClient, services: Services) -> str:
+        """The uid of a session Thotis holds, of a mentor m1."""
+        await create_profile(api, "m1", valid_body())
+        (uid,) = await insert_sessions(services.database.engine, "m1", [(NOW + timedelta(days=2), "scheduled")])
+        return uid
+
     async def _meet_url(self, services: Services, uid: str) -> str | None:
         async with services.database.session() as session:
             return (
@@ -153,8 +159,7 @@ class TestKnownCreations:
     async def test_a_creation_of_a_held_session_is_stored_unchanged(
         self, api: httpx.AsyncClient, services: Services
     ) -> None:
-        await create_profile(api, "m1", valid_body())
-        (uid,) = await insert_sessions(services.database.engine, "m1", [(NOW + timedelta(days=2), "scheduled")])
+        uid = await self._held(api, services)
         body = _created(uid, 555_555, metadata={"thotisSession": "true"})
         response = await api.post(URL, content=body, headers=signed(body))
         assert response.json()["data"] == {"received": True, "duplicate": False, "triggerEvent": "BOOKING_CREATED"}
@@ -164,8 +169,7 @@ class TestKnownCreations:
     async def test_a_creation_that_brings_the_first_meet_link_is_applied(
         self, api: httpx.AsyncClient, services: Services
     ) -> None:
-        await create_profile(api, "m1", valid_body())
-        (uid,) = await insert_sessions(services.database.engine, "m1", [(NOW + timedelta(days=2), "scheduled")])
+        uid = await self._held(api, services)
         link = "https://meet.google.com/abc-defg-hij"
         body = _created(uid, 555_555, metadata={"videoCallUrl": link})
         assert (await api.post(URL, content=body, headers=signed(body))).status_code == 200
@@ -175,8 +179,7 @@ class TestKnownCreations:
     async def test_a_creation_that_repeats_the_meet_link_is_stored_unchanged(
         self, api: httpx.AsyncClient, services: Services
     ) -> None:
-        await create_profile(api, "m1", valid_body())
-        (uid,) = await insert_sessions(services.database.engine, "m1", [(NOW + timedelta(days=2), "scheduled")])
+        uid = await self._held(api, services)
         link = "https://meet.google.com/abc-defg-hij"
         async with services.database.engine.begin() as connection:
             await connection.execute(text("UPDATE thotis.sessions SET meet_url = :url"), {"url": link})
