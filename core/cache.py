@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -32,6 +33,16 @@ return #members
 def dump(value: Any) -> bytes:
     """Compact JSON bytes, the form cached values are stored and served in."""
     return msgspec.json.encode(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Expiring:
+    """Members to add to the sorted set at `key` for `ttl_seconds` each (`Cache.add_expiring`)."""
+
+    key: str
+    members: tuple[str, ...]
+    ttl_seconds: int
+    group: str
 
 
 class Cache:
@@ -116,22 +127,7 @@ class Cache:
         by expiry: atomic against concurrent adds, unlike a read and a write of a JSON value, and
         never longer than its newest member needs). The set goes with `group` like any value of
         it. False when Redis is away: the caller must not count on the set then. Not kept locally."""
-        full_key = self._redis.key("cache", key)
-        group_key = self._redis.key("group", group)
-        now_ms = int(time.time() * 1000)
-        expiry_ms = now_ms + ttl_seconds * 1000
-
-        async def call(client: Redis) -> bool:
-            async with client.pipeline(transaction=True) as pipe:
-                pipe.zremrangebyscore(full_key, "-inf", now_ms)
-                pipe.zadd(full_key, dict.fromkeys(members, expiry_ms))
-                pipe.pexpire(full_key, ttl_seconds * 1000)
-                pipe.sadd(group_key, full_key)
-                pipe.expire(group_key, ttl_seconds * 2)
-                await pipe.execute()
-            return True
-
-        return await self._redis.run(call, False)
+        return await self.invalidate(add=Expiring(key, tuple(members), ttl_seconds, group))
 
     async def live_members(self, key: str) -> list[str] | None:
         """The members of `key` added by `add_expiring` that have not expired (none when there is
@@ -154,13 +150,24 @@ class Cache:
     async def invalidate_group(self, group: str) -> None:
         await self.invalidate(groups=(group,))
 
-    async def invalidate(self, keys: Iterable[str] = (), groups: Iterable[str] = ()) -> None:
-        """Drop `keys` and every key of `groups`, here and in every process, in one Redis round trip."""
+    async def invalidate(
+        self, keys: Iterable[str] = (), groups: Iterable[str] = (), *, add: Expiring | None = None
+    ) -> bool:
+        """Drop `keys` and every key of `groups`, here and in every process, in one Redis round
+        trip; `add` (see `add_expiring`) goes first in the same round trip. False when Redis was
+        away (the local copies are dropped all the same)."""
         keys, groups = tuple(keys), tuple(groups)
         full = [self._redis.key("cache", key) for key in keys]
 
-        async def call(client: Redis) -> None:
-            async with client.pipeline(transaction=False) as pipe:
+        async def call(client: Redis) -> bool:
+            async with client.pipeline(transaction=add is not None) as pipe:
+                if add is not None:
+                    set_key, now_ms = self._redis.key("cache", add.key), int(time.time() * 1000)
+                    pipe.zremrangebyscore(set_key, "-inf", now_ms)
+                    pipe.zadd(set_key, dict.fromkeys(add.members, now_ms + add.ttl_seconds * 1000))
+                    pipe.pexpire(set_key, add.ttl_seconds * 1000)
+                    pipe.sadd(self._redis.key("group", add.group), set_key)
+                    pipe.expire(self._redis.key("group", add.group), add.ttl_seconds * 2)
                 if full:
                     pipe.unlink(*full)
                 for key in keys:
@@ -169,10 +176,12 @@ class Cache:
                     pipe.eval(_INVALIDATE_GROUP, 1, self._redis.key("group", group))
                     pipe.publish(self._channel, "g:" + group)
                 await pipe.execute()
+            return True
 
-        await self._redis.run(call, None)
+        done = await self._redis.run(call, False)
         if self._local is not None:
             for key in keys:
                 self._local.drop(key)
             for group in groups:
                 self._local.drop_group(group)
+        return done

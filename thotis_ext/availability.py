@@ -19,7 +19,7 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calcom_client import CalcomClient, CalcomError
-from core.cache import Cache
+from core.cache import Cache, Expiring
 from core.clock import Clock
 from core.errors import Conflict
 from thotis_ext import rules
@@ -75,23 +75,21 @@ def _taken_key(event_type_id: int) -> str:
     return f"slots-taken:{event_type_id}"
 
 
-async def take_slot(cache: Cache, event_type_id: int, start: datetime, end: datetime, ttl_seconds: int) -> None:
-    """After a Thotis booking of [start, end): keep the event type's slots from Cal.com, cached,
-    and withhold the booked span from them, instead of asking Cal.com for them all again.
+def withheld_slot(event_type_id: int, start: datetime, end: datetime, ttl_seconds: int) -> Expiring:
+    """What a Thotis booking of [start, end) adds to the event type's cached slots, instead of
+    dropping them: the booked span, withheld from Cal.com's cached answers when they are read.
 
     Cal.com would now answer the same slots less those meeting the booking (Thotis's event types
     have no buffers and no booking limits; a mentor who adds some in Cal.com gets a 409 on a slot
     offered by mistake, for at most `ttl_seconds`). Each booking otherwise cost a month of slots
     from Cal.com at the next read of the mentor's availability. `ttl_seconds` is the slots' own
     cache TTL: the withheld span outlives every answer cached before the booking, and no more
-    (answers fetched since leave it out themselves), so a busy mentor's list stays short. When
-    Redis is away the slots are dropped instead, as before.
+    (answers fetched since leave it out themselves), so a busy mentor's list stays short. The
+    booking drops the rendered views (`slots_view_group`) in the same round trip, after the add;
+    when Redis is away the slots are dropped instead (`invalidate_profile_after_commit`).
     """
     span = f"{int(start.timestamp())}:{int(end.timestamp())}"
-    if await cache.add_expiring(_taken_key(event_type_id), (span,), ttl_seconds, group=slots_group(event_type_id)):
-        await cache.invalidate(groups=(slots_view_group(event_type_id),))
-    else:
-        await cache.invalidate(groups=slot_groups(event_type_id))
+    return Expiring(_taken_key(event_type_id), (span,), ttl_seconds, slots_group(event_type_id))
 
 
 def _minute(moment: datetime) -> datetime:
@@ -181,7 +179,7 @@ class AvailabilityService:
         return [span for span in offered if not overlaps_any(span, taken)] if taken else offered
 
     async def _taken(self, event_type_id: int) -> list[Span] | None:
-        """Spans booked through Thotis since Cal.com's cached answers (`take_slot`), sorted; None
+        """Spans booked through Thotis since Cal.com's cached answers (`withheld_slot`), sorted; None
         when Redis is away."""
         members = await self.cache.live_members(_taken_key(event_type_id))
         if members is None:

@@ -392,8 +392,9 @@ class TestFreeSlotCountFollowsBookings:
 
         dropped: list[str] = []
 
-        async def invalidate(keys: Any = (), groups: Any = ()) -> None:
+        async def invalidate(keys: Any = (), groups: Any = (), *, add: Any = None) -> bool:
             dropped.extend(groups)
+            return True
 
         monkeypatch.setattr(services.cache, "invalidate", invalidate)
         async with services.database.sessionmaker() as session:
@@ -481,7 +482,7 @@ class TestBookingProperties:
 
 class TestBookedSlotsWithheld:
     """A Thotis booking keeps the mentor's slots from Cal.com cached and withholds its own
-    (`availability.take_slot`): what is offered next is what Cal.com would answer, without asking."""
+    (`availability.withheld_slot`): what is offered next is what Cal.com would answer, without asking."""
 
     async def _offered(self, api: httpx.AsyncClient) -> list[datetime]:
         params = {"start": NOW.isoformat(), "end": (NOW + timedelta(days=3)).isoformat()}

@@ -14,7 +14,7 @@ from pydantic.alias_generators import to_camel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.cache import Cache
+from core.cache import Cache, Expiring
 from core.crypto import SecretBox
 from core.database import after_commit
 from core.errors import Conflict, InvalidInput, NotFound
@@ -94,7 +94,12 @@ def profile_cache_keys(user_id: str) -> tuple[str, ...]:
 
 
 def invalidate_profile_after_commit(
-    session: AsyncSession, cache: Cache, user_id: str, *groups: str, in_field: str | None = None
+    session: AsyncSession,
+    cache: Cache,
+    user_id: str,
+    *groups: str,
+    in_field: str | None = None,
+    add: Expiring | None = None,
 ) -> None:
     """Once the transaction commits, drop every cached view of the profile, the list pages that
     can show it (its counts and rating order them) and any further `groups` (e.g. its slots).
@@ -102,15 +107,18 @@ def invalidate_profile_after_commit(
     `in_field`: the mentor's academic field, when the change cannot move the mentor to another
     field (a booking, a cancellation, a slot recount); only that field's pages and the unfiltered ones go.
     Without it, every list page goes.
+    `add`: members added first, in the same round trip (a booking's withheld slot); when Redis is
+    away and they cannot be, their group goes too.
     """
     lists = (LIST_GROUP, list_group(in_field)) if in_field is not None else ALL_LIST_GROUPS
 
     async def invalidate() -> None:
-        await cache.invalidate(profile_cache_keys(user_id), (*lists, *groups))
+        if not await cache.invalidate(profile_cache_keys(user_id), (*lists, *groups), add=add) and add is not None:
+            await cache.invalidate(groups=(add.group,))
 
     # Keyed by what it drops: a change that drops every list in the same transaction as one that
     # drops a field's lists registers its own callback instead of being absorbed by the first.
-    after_commit(session, invalidate, key=("profile-caches", user_id, *lists, *groups))
+    after_commit(session, invalidate, key=("profile-caches", user_id, *lists, *groups, add))
 
 
 def check_user_id(user_id: str) -> None:

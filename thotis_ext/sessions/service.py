@@ -16,13 +16,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calcom_client import Attendee, Booking, CalcomBadRequest, CalcomClient, CalcomError
-from core.cache import Cache
+from core.cache import Cache, Expiring
 from core.clock import Clock
-from core.database import after_commit, discard_on_rollback, on_rollback
+from core.database import discard_on_rollback, on_rollback
 from core.errors import BusinessRuleViolation, Conflict, Forbidden, InvalidInput, NotFound
 from core.write_batch import send_now
 from thotis_ext import events, rules
-from thotis_ext.availability import MentorNotBookable, slot_groups, take_slot
+from thotis_ext.availability import MentorNotBookable, slot_groups, slots_view_group, withheld_slot
 from thotis_ext.calcom_errors import CalcomRejected, as_thotis_error
 from thotis_ext.calcom_link import CalcomLinker
 from thotis_ext.enums import CalcomLinkStatus, CancelledBy, SessionStatus
@@ -73,7 +73,7 @@ class SessionService:
         slots_ttl_seconds: int,
     ) -> None:
         """`slots_ttl_seconds`: how long free slots stay cached (`THOTIS_CACHE_SLOTS_TTL_SECONDS`),
-        which a booking's withheld slot must outlive (`availability.take_slot`)."""
+        which a booking's withheld slot must outlive (`availability.withheld_slot`)."""
         self.slots_ttl_seconds = slots_ttl_seconds
         self.session = session
         self.sessions = SessionRepository(session)
@@ -343,15 +343,16 @@ class SessionService:
         """Once committed, drop the mentor's cached profile, list pages and slots; a new booking
         (`taken`) keeps the slots from Cal.com and withholds its own instead of dropping them all."""
         event_type_id = mentor.calcom_event_type_id
-        slots = slot_groups(event_type_id) if event_type_id is not None and taken is None else ()
-        invalidate_profile_after_commit(self.session, self.cache, mentor.user_id, *slots, in_field=mentor.field)
-        if event_type_id is not None and taken is not None:
-            start, end, ttl = taken.start_at, taken.end_at, self.slots_ttl_seconds
-
-            async def withhold() -> None:
-                await take_slot(self.cache, event_type_id, start, end, ttl)
-
-            after_commit(self.session, withhold, key=("take-slot", event_type_id, start))
+        slots: tuple[str, ...] = ()
+        add: Expiring | None = None
+        if event_type_id is not None and taken is None:
+            slots = slot_groups(event_type_id)
+        elif event_type_id is not None and taken is not None:
+            slots = (slots_view_group(event_type_id),)
+            add = withheld_slot(event_type_id, taken.start_at, taken.end_at, self.slots_ttl_seconds)
+        invalidate_profile_after_commit(
+            self.session, self.cache, mentor.user_id, *slots, in_field=mentor.field, add=add
+        )
 
 
 #: What a session keeps of the prospective student; a reschedule carries it over unchanged.
