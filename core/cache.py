@@ -37,7 +37,10 @@ def dump(value: Any) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Expiring:
-    """Members to add to the sorted set at `key` for `ttl_seconds` each (`Cache.add_expiring`)."""
+    """Members to add to the sorted set at `key`, each for `ttl_seconds` from now (`Cache.invalidate`'s
+    `add`): a sorted set scored by expiry is atomic against concurrent adds, unlike a read and a
+    write of a JSON value, and lives no longer than its newest member needs. The set goes with
+    `group` like any value of it. Not kept locally."""
 
     key: str
     members: tuple[str, ...]
@@ -122,15 +125,8 @@ class Cache:
 
         return await self._fills.run(key, load_and_store)
 
-    async def add_expiring(self, key: str, members: Iterable[str], ttl_seconds: int, *, group: str) -> bool:
-        """Add `members` to the set at `key`, each for `ttl_seconds` from now (a sorted set scored
-        by expiry: atomic against concurrent adds, unlike a read and a write of a JSON value, and
-        never longer than its newest member needs). The set goes with `group` like any value of
-        it. False when Redis is away: the caller must not count on the set then. Not kept locally."""
-        return await self.invalidate(add=Expiring(key, tuple(members), ttl_seconds, group))
-
     async def live_members(self, key: str) -> list[str] | None:
-        """The members of `key` added by `add_expiring` that have not expired (none when there is
+        """The members of `key` added as `Expiring` that have not expired (none when there is
         no set), None when Redis is away."""
 
         async def call(client: Redis) -> list[str]:
@@ -154,7 +150,7 @@ class Cache:
         self, keys: Iterable[str] = (), groups: Iterable[str] = (), *, add: Expiring | None = None
     ) -> bool:
         """Drop `keys` and every key of `groups`, here and in every process, in one Redis round
-        trip; `add` (see `add_expiring`) goes first in the same round trip. False when Redis was
+        trip; `add` (see `Expiring`) goes first in the same round trip. False when Redis was
         away (the local copies are dropped all the same)."""
         keys, groups = tuple(keys), tuple(groups)
         full = [self._redis.key("cache", key) for key in keys]

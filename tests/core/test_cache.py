@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from core.cache import Cache
+from core.cache import Cache, Expiring
 from core.local_cache import InvalidationListener, LocalCache
 from core.redis import RedisGateway, connect_redis
 from core.settings import Settings
@@ -81,8 +81,8 @@ class TestCache:
         gateway = RedisGateway(connect_redis(test_settings.redis_url), prefix=f"thotis-test-c-{uuid.uuid4().hex}:")
         cache = Cache(gateway)
         assert await cache.live_members("taken") == []
-        assert await cache.add_expiring("taken", ["a"], 1, group="slots")
-        assert await cache.add_expiring("taken", ["b", "c"], 60, group="slots")
+        assert await cache.invalidate(add=Expiring("taken", ("a",), 1, "slots"))
+        assert await cache.invalidate(add=Expiring("taken", ("b", "c"), 60, "slots"))
         assert sorted(await cache.live_members("taken") or []) == ["a", "b", "c"]
         await asyncio.sleep(1.1)  # "a" has had its second; the later ones stay
         assert sorted(await cache.live_members("taken") or []) == ["b", "c"]
@@ -92,7 +92,7 @@ class TestCache:
 
     async def test_expiring_members_report_an_outage(self) -> None:
         cache = Cache(RedisGateway(connect_redis("redis://127.0.0.1:1/0"), prefix="x:"))
-        assert await cache.add_expiring("taken", ["a"], 60, group="slots") is False
+        assert await cache.invalidate(add=Expiring("taken", ("a",), 60, "slots")) is False
         assert await cache.live_members("taken") is None
 
     async def test_no_redis_configured_means_no_cache(self) -> None:
