@@ -32,14 +32,17 @@ from locust import FastHttpUser, constant_throughput, task
 
 from benchmarks.loadgen import drive
 from benchmarks.recording import TOKEN_ENV, Recorder
+from calcom_client.transport import BOOKINGS_VERSION
 
 #: Route name → share of the requests. A directory visitor reads lists and profiles, fewer look at
 #: the slots, fewer still book; Cal.com's webhooks come with every booking made anywhere.
 DEFAULT_WEIGHTS = {"list": 35, "profile": 25, "availability": 25, "webhook": 12, "booking": 3}
-#: Share of extra requests sent straight to Cal.com (the simulator), the slots call a sidecar miss
-#: makes: Cal.com's own latency under the same load, which SPEC.md §8 measures misses and bookings
-#: against. Not sent to the sidecar, so not in the mix's shares above.
-CALCOM_PROBE_WEIGHT = 2
+#: Shares of extra requests sent straight to Cal.com (the simulator), not to the sidecar, so not in
+#: the mix's shares above: Cal.com's own latency under the same load, which SPEC.md §8 measures the
+#: sidecar's calls against. `calcom` is the slots call an availability miss makes; `calcom-booking`
+#: is the booking call the sidecar's booking makes, on a free slot of its own (Cal.com then sends
+#: the sidecar its webhook, as for any booking made in Cal.com directly).
+CALCOM_PROBES = {"calcom": 2, "calcom-booking": 1}
 #: Answers that are the expected outcome of a request rather than an error (a slot someone else
 #: took first is a 409 SLOT_UNAVAILABLE).
 EXPECTED = {"booking": {201, 409}, "webhook": {200, 202}}
@@ -58,7 +61,17 @@ class Plan:
         self.webhooks = itertools.count()
         self.bookings = itertools.count()
         self.calcom_url: str | None = data.get("calcom_url")
-        self.event_types: list[int] = data.get("event_types") or []
+        #: Mentor → their Cal.com event type id and API key (the probes call Cal.com as the sidecar does).
+        self.event_types: dict[str, int] = data.get("event_types") or {}
+        self.api_keys: dict[str, str] = data.get("api_keys") or {}
+        self.calcom_slots = iter(data.get("calcom_slots", [])[int(data.get("calcom_slots_taken", 0)) :])
+        self.calcom_bookings = itertools.count()
+
+    def probes(self) -> dict[str, int]:
+        """The Cal.com probes this plan can send, with their weights."""
+        if not (self.calcom_url and self.event_types):
+            return {}
+        return {name: weight for name, weight in CALCOM_PROBES.items() if name != "calcom-booking" or self.api_keys}
 
 
 def signed_webhook(secret: bytes, n: int) -> tuple[bytes, str]:
@@ -87,9 +100,7 @@ class MixUser(FastHttpUser):
 
     def on_start(self) -> None:
         self._auth = {"Authorization": f"Bearer {self.token}"}
-        weights = dict(self.plan.weights)
-        if self.plan.calcom_url and self.plan.event_types:
-            weights["calcom"] = CALCOM_PROBE_WEIGHT
+        weights = {**self.plan.weights, **self.plan.probes()}
         self._names, self._weights = list(weights), list(weights.values())
         # Spread the users' phases, then re-anchor locust's pacing (see locustfile.Reader.on_start).
         gevent.sleep(random.uniform(0, 1 / self.per_user_rate))
@@ -99,7 +110,7 @@ class MixUser(FastHttpUser):
     @task
     def one(self) -> None:
         route = random.choices(self._names, self._weights)[0]
-        getattr(self, "_" + route)()
+        getattr(self, "_" + route.replace("-", "_"))()
 
     def _list(self) -> None:
         field = random.choice(self.plan.fields)
@@ -118,7 +129,7 @@ class MixUser(FastHttpUser):
         now = dt.datetime.now(dt.UTC)
         query = urlencode(
             {
-                "eventTypeId": random.choice(self.plan.event_types),
+                "eventTypeId": random.choice(list(self.plan.event_types.values())),
                 "start": (now + dt.timedelta(hours=2)).isoformat(),
                 "end": (now + dt.timedelta(days=30)).isoformat(),
                 "timeZone": "UTC",
@@ -128,13 +139,32 @@ class MixUser(FastHttpUser):
         headers = {"cal-api-version": "2024-09-04"}
         self.client.get(f"{self.plan.calcom_url}/v2/slots?{query}", headers=headers, name="calcom")
 
+    def _calcom_booking(self) -> None:
+        """Cal.com's own answer to the booking call the sidecar's booking makes, on another free slot."""
+        slot = next(self.plan.calcom_slots, None)
+        if slot is None:
+            self._no_slot_left("calcom-booking")
+            return
+        mentor, start = slot
+        n = next(self.plan.calcom_bookings)
+        body = {
+            "start": start.replace("+00:00", "Z"), "eventTypeId": self.plan.event_types[mentor],
+            "attendee": {"name": f"Mix Visitor {n}", "email": f"mix-cal-{n}@example.com", "timeZone": "UTC"},
+        }  # fmt: skip
+        headers = {"cal-api-version": BOOKINGS_VERSION, "Authorization": f"Bearer {self.plan.api_keys[mentor]}"}
+        self.client.post(f"{self.plan.calcom_url}/v2/bookings", json=body, headers=headers, name="calcom-booking")
+
+    def _no_slot_left(self, route: str) -> None:
+        """Every free slot of this route's pool is taken: record it, so the report says so."""
+        self.environment.events.request.fire(
+            request_type="SKIP", name=route, response_time=0, response_length=0,
+            exception=RuntimeError("no free slot left"), response=None, context={},
+        )  # fmt: skip
+
     def _booking(self) -> None:
         slot = next(self.plan.slots, None)
-        if slot is None:  # every free slot is taken: read a profile instead, and say so in the report
-            self.environment.events.request.fire(
-                request_type="SKIP", name="booking", response_time=0, response_length=0,
-                exception=RuntimeError("no free slot left"), response=None, context={},
-            )  # fmt: skip
+        if slot is None:
+            self._no_slot_left("booking")
             return
         mentor, start = slot
         n = next(self.plan.bookings)
@@ -176,9 +206,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     recorder, statuses = Recorder(), Counter[str]()
     figures = drive(user_class, args, recorder, statuses)
     return {
-        **recorder.as_json([*plan.weights, *(["calcom"] if plan.calcom_url and plan.event_types else [])]),
+        **recorder.as_json([*plan.weights, *plan.probes()]),
         "statuses": dict(statuses),
         "bookings_sent": next(plan.bookings),
+        "calcom_bookings_sent": next(plan.calcom_bookings),
         "target_rate": args.rate,
         "users": args.users,
         **figures,
