@@ -25,7 +25,7 @@ from core.clock import Clock
 from core.database import Database
 from core.errors import Unauthenticated
 from thotis_ext.models import Session, StudentProfile
-from thotis_ext.sessions.lifecycle import BookingChange, Outcome, SessionLifecycle
+from thotis_ext.sessions.lifecycle import BookingChange, Outcome, SessionLifecycle, made_by_thotis
 from webhooks_in.models import CalcomWebhookEvent
 from webhooks_in.parsing import InboundWebhook, booking_facts, parse_webhook
 
@@ -59,15 +59,20 @@ def check_fresh(event: InboundWebhook, now: datetime, tolerance: timedelta) -> N
 
 @dataclass(frozen=True, slots=True)
 class Recorded:
-    """A stored event: its id, and whether it waits to be applied (else it was stored done)."""
+    """A stored event: its id, whether it waits to be applied (else it was stored done), and
+    whether it waits for the booking request that made it (`awaits_own_booking`)."""
 
     id: int
     pending: bool
+    #: A creation Thotis's own booking request made, whose session row was not committed yet when
+    #: it was stored: applying it now would only defer it (`SessionLifecycle._created`), so the
+    #: sweep applies it once that request has committed, instead of a transaction right away.
+    awaits_own_booking: bool = False
 
 
-def _concerns_thotis(event: InboundWebhook) -> tuple[str, dict[str, object]]:
+def _concerns_thotis(event: InboundWebhook) -> tuple[str, dict[str, object], bool]:
     """Whether the event may change a Thotis session, decided as applying it would: the shape of
-    the SQL test (`_RECORD`'s key) and its parameters.
+    the SQL test (`_RECORD`'s key), its parameters, and whether it is a creation Thotis made.
 
     An event whose booking has no session row (nor its previous one, for a reschedule) and whose
     event type is no mentor's would be applied as ignored: it is stored so at once, in the same
@@ -80,22 +85,30 @@ def _concerns_thotis(event: InboundWebhook) -> tuple[str, dict[str, object]]:
     """
     facts = booking_facts(event) if event.change is not None else None
     if facts is None:
-        return "never", {}
+        return "never", {}, False
     created = event.change is BookingChange.CREATED
+    own = created and made_by_thotis(facts)
     known: dict[str, object] = {"uid": facts.uid, "meet_url": facts.meet_url} if created else {}
     if facts.event_type_id is None:
-        return ("created_always" if created else "always"), known
-    return ("created_lookup" if created else "lookup"), {
-        "uid": facts.uid or None,
-        "previous_uid": facts.previous_uid or None,
-        "event_type_id": facts.event_type_id,
-        **known,
-    }
+        return ("created_always" if created else "always"), known, own
+    return (
+        ("created_lookup" if created else "lookup"),
+        {
+            "uid": facts.uid or None,
+            "previous_uid": facts.previous_uid or None,
+            "event_type_id": facts.event_type_id,
+            **known,
+        },
+        own,
+    )
 
 
-def _record_statement(concerns: ColumnElement[bool], known: ColumnElement[bool]) -> ReturningInsert[tuple[int, str]]:
+def _record_statement(
+    concerns: ColumnElement[bool], known: ColumnElement[bool], unrecorded: ColumnElement[bool]
+) -> ReturningInsert[tuple[int, str, bool]]:
     """The INSERT that stores an event: `known` ones as applied and unchanged, else `concerns` ones
-    pending, the rest ignored."""
+    pending, the rest ignored; it returns the id, the status and whether the booking had no
+    session row (`unrecorded`)."""
     table = cast(Table, CalcomWebhookEvent.__table__)
     received_at = bindparam("received_at", type_=table.c.received_at.type)
     return (
@@ -116,7 +129,7 @@ def _record_statement(concerns: ColumnElement[bool], known: ColumnElement[bool])
             processed_at=case((known, received_at), (concerns, null()), else_=received_at),
         )
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(table.c.id, table.c.status)
+        .returning(table.c.id, table.c.status, unrecorded.label("unrecorded"))
     )
 
 
@@ -129,21 +142,22 @@ _KNOWN_CREATION = exists().where(
     Session.uid == bindparam("uid"),
     or_(Session.meet_url.is_not(None), bindparam("meet_url", type_=Session.meet_url.type).is_(None)),
 )
+_UNRECORDED = ~exists().where(Session.uid == bindparam("uid"))
 #: The storing statement of each shape of `_concerns_thotis`, built once: building and hashing
 #: the construct on every webhook cost as much CPU as running it.
 _RECORD = {
-    "never": _record_statement(false(), false()),
-    "always": _record_statement(true(), false()),
-    "lookup": _record_statement(_LOOKUP, false()),
-    "created_always": _record_statement(true(), _KNOWN_CREATION),
-    "created_lookup": _record_statement(_LOOKUP, _KNOWN_CREATION),
+    "never": _record_statement(false(), false(), false()),
+    "always": _record_statement(true(), false(), false()),
+    "lookup": _record_statement(_LOOKUP, false(), false()),
+    "created_always": _record_statement(true(), _KNOWN_CREATION, _UNRECORDED),
+    "created_lookup": _record_statement(_LOOKUP, _KNOWN_CREATION, _UNRECORDED),
 }
 
 
 async def record(session: AsyncSession, event: InboundWebhook, received_at: datetime) -> Recorded | None:
     """Store the event unless an equal one was stored before (then None): pending when applying it
     may change a Thotis session, else already done (ignored, or a known booking unchanged)."""
-    shape, params = _concerns_thotis(event)
+    shape, params, own = _concerns_thotis(event)
     values = {
         "received_at": received_at,
         "dedupe_key": event.dedupe_key,
@@ -153,7 +167,10 @@ async def record(session: AsyncSession, event: InboundWebhook, received_at: date
         "body": event.raw,
     }
     row = (await session.execute(_RECORD[shape], {**values, **params})).one_or_none()
-    return None if row is None else Recorded(row.id, row.status == "pending")
+    if row is None:
+        return None
+    pending = row.status == "pending"
+    return Recorded(row.id, pending, awaits_own_booking=pending and own and bool(row.unrecorded))
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@
 Not rate limited: Cal.com sends each webhook once and never retries it, so a refused delivery
 would be an event lost; the signature check is the gate. The raw body is verified first, the
 event is stored once (a second delivery is acknowledged as a duplicate) and committed before the
-answer, then applied to the sessions after the answer has gone (`webhooks_in.inbox`).
+answer, then applied to the sessions after the answer has gone (`webhooks_in.inbox`); a creation
+still waiting for Thotis's own booking request to commit is left to the inbox sweep.
 """
 
 from __future__ import annotations
@@ -53,7 +54,9 @@ async def receive(request: Request[Any, Any, Any]) -> Response[bytes]:
     log.info("Cal.com webhook %s for %s%s", event.trigger, event.booking_uid or "-", "" if recorded else " (duplicate)")
     answer = {"received": True, "duplicate": recorded is None, "triggerEvent": event.trigger}
     response = ok(answer)
-    if recorded is not None and recorded.pending:
+    # A creation waiting for Thotis's own booking request is left to the sweep: applying it now
+    # would find no session yet, and its work would land beside that request's last steps.
+    if recorded is not None and recorded.pending and not recorded.awaits_own_booking:
         deps = inbox.InboxDeps(services.database, services.cache, services.clock)
         response.background = BackgroundTask(inbox.process, deps, recorded.id)
     return response

@@ -82,6 +82,11 @@ class BookingFacts:
     host_no_show: bool | None = None
 
 
+def made_by_thotis(facts: BookingFacts) -> bool:
+    """Whether Thotis's own booking request made this booking (the metadata it sends Cal.com)."""
+    return facts.metadata.get("thotisSession") == "true"
+
+
 class SessionLifecycle:
     """Applies Cal.com's booking changes to the sidecar's sessions within the caller's transaction."""
 
@@ -121,7 +126,7 @@ class SessionLifecycle:
                 row.meet_url = facts.meet_url
                 return Outcome.APPLIED
             return Outcome.UNCHANGED
-        if facts.metadata.get("thotisSession") == "true" and not self.adopt_own:
+        if made_by_thotis(facts) and not self.adopt_own:
             return Outcome.DEFERRED
         return await self._first_seen(facts, SessionStatus.SCHEDULED)
 
