@@ -6,8 +6,9 @@ without touching Cal.com's tables.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
 from contextlib import asynccontextmanager
 
 from sqlalchemy import MetaData, text
@@ -123,8 +124,20 @@ async def commit(session: AsyncSession) -> None:
         await _compensate(session)
         raise
     session.info.pop(_ON_ROLLBACK, None)
-    for callback in session.info.pop(_AFTER_COMMIT, {}).values():
-        await callback()
+    await _run_all(session.info.pop(_AFTER_COMMIT, {}).values())
+
+
+async def _run_all(callbacks: Iterable[Callable[[], Awaitable[None]]]) -> None:
+    """Run the after-commit callbacks side by side: each is a round trip to its own server (the
+    cache's Redis, the jobs' broker) and none needs another's result, so under load the request
+    waits for the slowest, not for their sum. Every one runs; the first failure is raised."""
+    pending = [callback() for callback in callbacks]
+    if len(pending) == 1:
+        await pending[0]
+        return
+    failures = [r for r in await asyncio.gather(*pending, return_exceptions=True) if isinstance(r, BaseException)]
+    if failures:
+        raise failures[0]
 
 
 async def rollback(session: AsyncSession) -> None:

@@ -3,6 +3,7 @@ work registered with `on_rollback` runs exactly when the transaction does not co
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -35,6 +36,30 @@ class TestAfterCommit:
             await rollback(session)
             await commit(session)
         assert ran == ["a1", "x", "y"]
+
+    async def test_callbacks_run_side_by_side_and_a_failure_stops_none_of_the_others(self, services: Services) -> None:
+        """Each waits for the other to have started: run one after the other, they never finish."""
+        started = {name: asyncio.Event() for name in ("cache", "jobs")}
+        ran: list[str] = []
+
+        def waiting_for(other: str, name: str) -> Callable[[], Awaitable[None]]:
+            async def callback() -> None:
+                started[name].set()
+                await started[other].wait()
+                ran.append(name)
+
+            return callback
+
+        async def failing() -> None:
+            raise RuntimeError("the broker is away")
+
+        async with services.database.sessionmaker() as session:
+            after_commit(session, waiting_for("jobs", "cache"))
+            after_commit(session, failing)
+            after_commit(session, waiting_for("cache", "jobs"))
+            with pytest.raises(RuntimeError, match="the broker is away"):
+                await asyncio.wait_for(commit(session), timeout=5)
+        assert sorted(ran) == ["cache", "jobs"]
 
 
 class TestOnRollback:
