@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 from redis.asyncio import Redis
 
-from core.local_cache import LocalCache
+from core.local_cache import LocalCache, invalidation_message
 from core.redis import RedisGateway
 from core.single_flight import SingleFlight
 
@@ -166,11 +166,10 @@ class Cache:
                     pipe.expire(self._redis.key("group", add.group), add.ttl_seconds * 2)
                 if full:
                     pipe.unlink(*full)
-                for key in keys:
-                    pipe.publish(self._channel, "k:" + key)
                 for group in groups:
                     pipe.eval(_INVALIDATE_GROUP, 1, self._redis.key("group", group))
-                    pipe.publish(self._channel, "g:" + group)
+                if keys or groups:
+                    pipe.publish(self._channel, invalidation_message(keys, groups))
                 await pipe.execute()
             return True
 
@@ -178,6 +177,5 @@ class Cache:
         if self._local is not None:
             for key in keys:
                 self._local.drop(key)
-            for group in groups:
-                self._local.drop_group(group)
+            self._local.drop_groups(groups)
         return done

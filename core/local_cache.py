@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Iterable
 
 from core.redis import REDIS_FAILURES, RedisGateway
 
@@ -55,21 +56,39 @@ class LocalCache:
         self._entries.pop(key, None)
 
     def drop_group(self, group: str) -> None:
-        for key in [k for k, (_, _, g) in self._entries.items() if g == group]:
-            self._entries.pop(key, None)
+        self.drop_groups((group,))
+
+    def drop_groups(self, groups: Iterable[str]) -> None:
+        """Drop every entry of any of `groups`, in one pass over the entries."""
+        wanted = set(groups)
+        if wanted:
+            for key in [k for k, (_, _, g) in self._entries.items() if g in wanted]:
+                self._entries.pop(key, None)
 
     def clear(self) -> None:
         self._entries.clear()
 
     def apply(self, message: str) -> None:
-        """Apply one published invalidation: `k:<key>` or `g:<group>`."""
-        kind, _, name = message.partition(":")
-        if kind == "k":
-            self.drop(name)
-        elif kind == "g":
-            self.drop_group(name)
-        else:
-            self.clear()
+        """Apply one published invalidation: lines of `k:<key>` or `g:<group>` (`invalidation_message`);
+        anything else clears everything."""
+        groups = []
+        for line in message.split("\n"):
+            kind, _, name = line.partition(":")
+            if kind == "k":
+                self.drop(name)
+            elif kind == "g":
+                groups.append(name)
+            else:
+                self.clear()
+                return
+        self.drop_groups(groups)
+
+
+def invalidation_message(keys: Iterable[str], groups: Iterable[str]) -> str:
+    """What one invalidation publishes: a line per key and group, so every process gets one
+    message (and scans its entries once) however many a change drops. Keys and group names are
+    the sidecar's own (ids are checked: no line breaks)."""
+    return "\n".join([*("k:" + key for key in keys), *("g:" + group for group in groups)])
 
 
 class InvalidationListener:

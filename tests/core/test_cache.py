@@ -153,6 +153,31 @@ class TestLocalLayer:
         await b.invalidate_group("lists")
         assert await _until(lambda: _true(local_a.get("page-1") is None))
 
+    async def test_one_change_dropping_several_keys_and_groups_is_one_message(
+        self, pair: tuple[Cache, Cache, LocalCache], test_settings: Settings
+    ) -> None:
+        a, b, local_a = pair
+        for key, group in (("profile", None), ("stats", None), ("page-1", "lists"), ("slots-1", "slots"),
+                           ("kept", None), ("other-page", "other-lists")):  # fmt: skip
+            await b.set_bytes(key, key.encode(), 60, group=group)
+            assert await a.get_bytes(key, group=group) == key.encode() and local_a.get(key) == key.encode()
+        assert test_settings.redis_url
+        listener = connect_redis(test_settings.redis_url)
+        pubsub = listener.pubsub()
+        await pubsub.subscribe(a._channel)
+        confirmed = await pubsub.get_message(timeout=2)
+        assert confirmed is not None and confirmed["type"] == "subscribe"
+        await b.invalidate(("profile", "stats"), ("lists", "slots"))
+        gone = ("profile", "stats", "page-1", "slots-1")
+        assert await _until(lambda: _true(all(local_a.get(key) is None for key in gone)))
+        assert local_a.get("kept") == b"kept" and local_a.get("other-page") == b"other-page"
+        messages = []
+        while (message := await pubsub.get_message(timeout=0.5)) is not None:  # until none comes for 0.5 s
+            messages.append(message["data"])
+        assert messages == [b"k:profile\nk:stats\ng:lists\ng:slots"]
+        await pubsub.aclose()
+        await listener.aclose()
+
     async def test_nothing_is_served_from_memory_without_a_subscription(self) -> None:
         local = LocalCache()
         local.put("k", b"1", 60)
