@@ -56,6 +56,7 @@ from benchmarks.report import (
     latency_cells,
     samples,
 )
+from benchmarks.routes import MIX_WEIGHTS
 from benchmarks.run import _cleanup, log_problems
 from benchmarks.stack import (
     ROOT,
@@ -118,6 +119,8 @@ class MixOptions:
     #: sustainable rate.
     steps: tuple[float, ...] = ()
     step_duration: float = 30.0
+    #: Route → share of the mix's requests (`routes.MIX_WEIGHTS` unless `--mix-weights`).
+    weights: dict[str, int] = field(default_factory=lambda: dict(MIX_WEIGHTS))
 
 
 @dataclass(slots=True)
@@ -366,14 +369,15 @@ def markdown(opts: MixOptions, run: MixRun, steps: list[MixRun], closed: list[Cl
         "every Thotis event; THOTIS_ENV=test, rate limit raised to 100000000/min",
         f"- **mix (open loop)**: locust, {opts.users} users, {opts.rate:g} req/s in all "
         f"(`constant_throughput`), {opts.warmup:g} s warm-up + {opts.duration:g} s measured; routes drawn by "
-        "weight: list 35 % (`/students/by-field/{field}`, 10 fields), profile 25 % (30 mentors), availability "
-        "25 % (default range of one of 30 mentors: cached per minute, each booking withholding its slot), "
-        "webhook 12 % (signed Cal.com BOOKING_CREATED of another event type: verified, stored, applied by the "
-        "worker), booking 3 % (a distinct free slot each; 409 SLOT_UNAVAILABLE is an answer, not an error); "
-        "besides, 3 % more requests go straight to Cal.com, so misses and bookings are measured against "
-        "Cal.com's own p99 for the same call under the same load, as SPEC.md §8 asks: 2 % the slots call a miss "
-        "makes, 1 % a booking on another free slot (Cal.com then sends the sidecar its webhook, as for any booking "
-        "made in Cal.com directly)",
+        f"weight{'' if opts.weights == MIX_WEIGHTS else ' (`--mix-weights`)'}: "
+        + "; ".join(
+            f"{name} {_percent(opts.weights, name)} ({ROUTE_TEXT[name]})" for name in opts.weights if opts.weights[name]
+        )
+        + "; besides, more requests go straight to Cal.com, so misses and bookings are measured against "
+        "Cal.com's own p99 for the same call under the same load, as SPEC.md §8 asks: the slots call a miss "
+        "makes (weight 2) and a booking on another free slot (a third of the booking weight; Cal.com then sends "
+        "the sidecar its webhook, as for any booking made in Cal.com directly), 3 % more requests with the "
+        "default weights",
         f"- **capacity (closed loop)**: wrk, {opts.users} keep-alive connections as fast as they go, "
         f"{opts.closed_duration:g} s per route after 3 s of warm-up",
         "",
@@ -475,6 +479,20 @@ def _steps_section(steps: list[MixRun], delay_ms: float) -> list[str]:
     return [*lines, ""]
 
 
+#: What each route of the mix sends, for the report.
+ROUTE_TEXT = {
+    "list": "`/students/by-field/{field}`, 10 fields",
+    "profile": "30 mentors",
+    "availability": "default range of one of 30 mentors: cached per minute, each booking withholding its slot",
+    "webhook": "signed Cal.com BOOKING_CREATED of another event type: verified, stored, applied by the worker",
+    "booking": "a distinct free slot each; 409 SLOT_UNAVAILABLE is an answer, not an error",
+}
+
+
+def _percent(weights: dict[str, int], name: str) -> str:
+    return f"{100 * weights[name] / sum(weights.values()):.3g} %"
+
+
 def _share(value: float) -> str:
     return "–" if math.isnan(value) else f"{value:.0%}"
 
@@ -560,6 +578,7 @@ def run_mix(opts: MixOptions) -> int:
                 json.dumps(
                     {
                         "mentors": mentors,
+                        "weights": opts.weights,
                         "fields": fields,
                         "slots": slots,
                         "webhook_secret": DEMO_CALCOM_WEBHOOK_SECRET,

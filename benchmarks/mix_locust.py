@@ -32,17 +32,16 @@ from locust import FastHttpUser, constant_throughput, task
 
 from benchmarks.loadgen import drive
 from benchmarks.recording import TOKEN_ENV, Recorder
+from benchmarks.routes import MIX_WEIGHTS
 from calcom_client.transport import BOOKINGS_VERSION
 
-#: Route name → share of the requests. A directory visitor reads lists and profiles, fewer look at
-#: the slots, fewer still book; Cal.com's webhooks come with every booking made anywhere.
-DEFAULT_WEIGHTS = {"list": 35, "profile": 25, "availability": 25, "webhook": 12, "booking": 3}
-#: Shares of extra requests sent straight to Cal.com (the simulator), not to the sidecar, so not in
-#: the mix's shares above: Cal.com's own latency under the same load, which SPEC.md §8 measures the
-#: sidecar's calls against. `calcom` is the slots call an availability miss makes; `calcom-booking`
-#: is the booking call the sidecar's booking makes, on a free slot of its own (Cal.com then sends
-#: the sidecar its webhook, as for any booking made in Cal.com directly).
-CALCOM_PROBES = {"calcom": 2, "calcom-booking": 1}
+#: Weights of extra requests sent straight to Cal.com (the simulator), not to the sidecar, beside
+#: the mix's (`routes.MIX_WEIGHTS`): Cal.com's own latency under the same load, which SPEC.md §8
+#: measures the sidecar's calls against. `calcom` is the slots call an availability miss makes;
+#: `calcom-booking` is the booking call the sidecar's booking makes, on a free slot of its own
+#: (Cal.com then sends the sidecar its webhook, as for any booking made in Cal.com directly), a
+#: third as often as the mix's bookings so that a heavier `booking` weight gets a sharper reference.
+CALCOM_SLOTS_WEIGHT = 2
 #: Answers that are the expected outcome of a request rather than an error (a slot someone else
 #: took first is a 409 SLOT_UNAVAILABLE).
 EXPECTED = {"booking": {201, 409}, "webhook": {200, 202}}
@@ -57,7 +56,7 @@ class Plan:
         # gevent: one thread, so a shared iterator hands each slot once; earlier runs took the first ones.
         self.slots = iter(data["slots"][int(data.get("slots_taken", 0)) :])
         self.secret: bytes = data["webhook_secret"].encode()
-        self.weights: dict[str, int] = data.get("weights") or DEFAULT_WEIGHTS
+        self.weights: dict[str, int] = {k: w for k, w in (data.get("weights") or MIX_WEIGHTS).items() if w > 0}
         self.webhooks = itertools.count()
         self.bookings = itertools.count()
         self.calcom_url: str | None = data.get("calcom_url")
@@ -68,10 +67,13 @@ class Plan:
         self.calcom_bookings = itertools.count()
 
     def probes(self) -> dict[str, int]:
-        """The Cal.com probes this plan can send, with their weights."""
+        """The Cal.com probes this plan sends, with their weights (see CALCOM_SLOTS_WEIGHT)."""
         if not (self.calcom_url and self.event_types):
             return {}
-        return {name: weight for name, weight in CALCOM_PROBES.items() if name != "calcom-booking" or self.api_keys}
+        probes = {"calcom": CALCOM_SLOTS_WEIGHT}
+        if self.api_keys and (booking := self.weights.get("booking", 0)):
+            probes["calcom-booking"] = max(1, round(booking / 3))
+        return probes
 
 
 def signed_webhook(secret: bytes, n: int) -> tuple[bytes, str]:
@@ -89,7 +91,7 @@ def signed_webhook(secret: bytes, n: int) -> tuple[bytes, str]:
 
 
 class MixUser(FastHttpUser):
-    """One visitor or integration on its own keep-alive connection; see DEFAULT_WEIGHTS."""
+    """One visitor or integration on its own keep-alive connection; see routes.MIX_WEIGHTS."""
 
     abstract = True
     plan: Plan

@@ -29,7 +29,7 @@ import httpx
 
 from benchmarks.recording import TOKEN_ENV
 from benchmarks.report import Phase, Report
-from benchmarks.routes import ROUTES
+from benchmarks.routes import MIX_WEIGHTS, ROUTES, parse_mix_weights
 from benchmarks.stack import (
     ROOT,
     Names,
@@ -102,6 +102,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="100,200,300,400",
         help="mix phase: rates tried before --rate for the mix's sustainable rate; empty = none (100,200,300,400)",
     )
+    parser.add_argument(
+        "--mix-weights",
+        default=",".join(f"{name}={weight}" for name, weight in MIX_WEIGHTS.items()),
+        help="mix phase: share of each route, route=weight,… (%(default)s); more bookings give their p99 more samples",
+    )
     parser.add_argument("--webhook-rate", type=float, default=500.0, help="webhooks phase: ingest req/s (500)")
     parser.add_argument("--webhook-events", type=int, default=2000, help="webhooks phase: events delivered (2000)")
     parser.add_argument("--per-field", type=int, default=10, help="Sample mentors per academic field (10 → 100)")
@@ -123,6 +128,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--mix-steps takes rates separated by commas")
     if any(r <= 0 for r in args.mix_steps):
         parser.error("--mix-steps must be positive")
+    try:
+        args.mix_weights = parse_mix_weights(args.mix_weights)
+    except ValueError as exc:
+        parser.error(f"--mix-weights: {exc}")
     if unknown := args.phases - {*SERVE_PHASES, "mix", "calcom", "webhooks"}:
         parser.error(f"unknown phase(s): {', '.join(sorted(unknown))}")
     if min(args.duration, args.step_duration, args.closed_duration, args.calcom_duration) <= 0 or args.warmup < 0:
@@ -318,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
                 postgres_url=args.postgres_url, redis_url=args.redis_url, users=args.users, workers=args.workers,
                 rate=args.rate, warmup=args.warmup, duration=args.duration, closed_duration=args.closed_duration,
                 delay_ms=args.calcom_delay_ms, out=args.out.parent / "load.md",
-                steps=args.mix_steps, step_duration=args.step_duration,
+                steps=args.mix_steps, step_duration=args.step_duration, weights=args.mix_weights,
                 command="python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None else argv),
             )
         )  # fmt: skip
