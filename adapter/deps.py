@@ -18,6 +18,7 @@ from adapter.guards import services_of
 from adapter.services import Services
 from core.database import commit, rollback
 from thotis_ext.availability import AvailabilityService
+from thotis_ext.profiles.booking_target import BookingTargets
 from thotis_ext.profiles.reads import ProfileReads
 from thotis_ext.profiles.service import ProfileService
 from thotis_ext.ratings.service import RatingService
@@ -74,6 +75,11 @@ def session_service(services: Services, session: AsyncSession) -> SessionService
         services.linker,
         services.cache,
         services.clock,
+        BookingTargets(
+            services.profile_reads.repository,
+            services.cache,
+            ttl_seconds=services.settings.cache_profile_ttl_seconds,
+        ),
         slots_ttl_seconds=services.settings.cache_slots_ttl_seconds,
     )
 

@@ -8,11 +8,8 @@ again to the window at the moment it is served, so a cached slot that has moved 
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -21,24 +18,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from calcom_client import CalcomClient, CalcomError
 from core.cache import Cache, Expiring
 from core.clock import Clock
-from core.errors import Conflict
 from thotis_ext import rules
 from thotis_ext.calcom_errors import as_thotis_error
 from thotis_ext.enums import CalcomLinkStatus
 from thotis_ext.models import StudentProfile
+from thotis_ext.profiles.booking_target import BookingTargets, Repositories
 from thotis_ext.profiles.repository import ProfileRepository
 from thotis_ext.profiles.service import (
     ProfileNotFound,
-    booking_target_key,
     check_user_id,
     invalidate_profile_after_commit,
 )
-
-
-class MentorNotBookable(Conflict):
-    code = "MENTOR_NOT_BOOKABLE"
-    default_message = "This mentor is not linked to Cal.com yet, so no slots can be offered."
-
 
 #: A slot as (start, end) in whole seconds since the epoch: the form slots are cached and filtered
 #: in, since comparing and rendering 700 of them as datetimes cost milliseconds per read.
@@ -98,11 +88,6 @@ def _minute(moment: datetime) -> datetime:
     return floored if floored == moment else floored + timedelta(minutes=1)
 
 
-#: Opens a profile repository for one read, e.g. `ProfileReads.repository` (a session of its own)
-#: or `lambda: nullcontext(ProfileRepository(session))` (the caller's session).
-Repositories = Callable[[], AbstractAsyncContextManager[ProfileRepository]]
-
-
 class AvailabilityService:
     """Reads slots from Cal.com through a short cache; the database only when the cache misses."""
 
@@ -122,6 +107,7 @@ class AvailabilityService:
         self.clock = clock
         self.ttl_seconds = ttl_seconds
         self.profile_ttl_seconds = profile_ttl_seconds
+        self.targets = BookingTargets(repositories, cache, ttl_seconds=profile_ttl_seconds)
 
     async def free_slots(self, user_id: str, start: datetime | None, end: datetime | None) -> list[Slot]:
         """Free 15-minute slots of a public, linked mentor inside the booking window, ascending.
@@ -192,25 +178,7 @@ class AvailabilityService:
         Raises:
             ProfileNotFound, MentorNotBookable
         """
-        check_user_id(user_id)
-
-        async def load() -> dict[str, Any]:
-            async with self.repositories() as repo:
-                profile = await repo.get(user_id)
-                if profile is None or not (profile.is_active and profile.is_complete):
-                    return {"state": "missing"}
-                if profile.calcom_link_status != CalcomLinkStatus.LINKED.value or profile.calcom_event_type_id is None:
-                    return {"state": "unlinked"}
-                return {"state": "bookable", "eventTypeId": profile.calcom_event_type_id}
-
-        target = msgspec.json.decode(
-            await self.cache.get_or_load(booking_target_key(user_id), load, self.profile_ttl_seconds)
-        )
-        if target["state"] == "missing":
-            raise ProfileNotFound()
-        if target["state"] == "unlinked":
-            raise MentorNotBookable()
-        return int(target["eventTypeId"])
+        return (await self.targets.get(user_id)).calcom_event_type_id
 
     async def _cached_spans(self, event_type_id: int, start: datetime, end: datetime) -> list[Span]:
         # Concurrent misses of one range in this process share one Cal.com call (`Cache.fill`).
@@ -247,7 +215,7 @@ async def refresh_slot_count(
         raise ProfileNotFound()
     count = await refresh_free_slot_count(client, profile, now)
     await session.flush()
-    invalidate_profile_after_commit(session, cache, user_id, in_field=profile.field)
+    invalidate_profile_after_commit(session, cache, user_id, in_field=profile.field, counters_only=True)
     return count
 
 

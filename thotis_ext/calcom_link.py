@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from calcom_client import GOOGLE_MEET, CalcomBadRequest, CalcomClient, CalcomError, EventType, EventTypeFields
 from core.crypto import SecretBox
@@ -17,6 +18,9 @@ from thotis_ext import rules
 from thotis_ext.calcom_errors import as_thotis_error
 from thotis_ext.enums import CalcomLinkStatus
 from thotis_ext.models import StudentProfile
+
+if TYPE_CHECKING:
+    from thotis_ext.profiles.booking_target import BookingTarget
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +76,7 @@ class CalcomLinker:
         self.box = box
         self.organisation_key = organisation_key
 
-    def api_key_for(self, profile: StudentProfile) -> str | None:
+    def api_key_for(self, profile: StudentProfile | BookingTarget) -> str | None:
         """The key that acts for this mentor: their own, else the organisation's."""
         if profile.calcom_api_key_encrypted:
             return self.box.decrypt(profile.calcom_api_key_encrypted)

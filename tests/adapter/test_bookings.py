@@ -203,6 +203,55 @@ async def written(services: Services) -> dict[str, Any]:
     return counts
 
 
+class TestCachedBookingTarget:
+    """A booking calls Cal.com with the mentor's cached booking target (event type, key) while it
+    reads the mentor's row; the row has the last word, as the cache may lag a change a moment."""
+
+    async def _booked_then_changed(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator, change: str
+    ) -> tuple[dict[str, Any], set[str]]:
+        await linked_mentor(api, simulator)
+        assert (await book(api, booking())).status_code == 201  # caches m1's booking target
+        async with services.database.engine.begin() as connection:  # behind the cache's back
+            await connection.execute(text(f"UPDATE thotis.student_profiles SET {change} WHERE user_id = 'm1'"))
+        return await written(services), set(simulator.store.bookings)
+
+    async def test_a_mentor_deactivated_since_is_not_found_and_cal_com_s_booking_is_undone(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
+    ) -> None:
+        before, known = await self._booked_then_changed(api, services, simulator, "is_active = false")
+        assert_error(await book(api, booking(SLOT + timedelta(minutes=15))), 404, "PROFILE_NOT_FOUND")
+        made = [b.status for uid, b in simulator.store.bookings.items() if uid not in known]
+        assert made == ["CANCELLED"]
+        assert await written(services) == before
+
+    async def test_a_mentor_relinked_to_another_event_type_since_is_refused_and_undone(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
+    ) -> None:
+        before, known = await self._booked_then_changed(
+            api, services, simulator, "calcom_event_type_id = calcom_event_type_id + 1000"
+        )
+        assert_error(await book(api, booking(SLOT + timedelta(minutes=15))), 409, "MENTOR_NOT_BOOKABLE")
+        made = [b.status for uid, b in simulator.store.bookings.items() if uid not in known]
+        assert made == ["CANCELLED"]
+        assert await written(services) == before
+
+    async def test_a_booking_keeps_the_target_and_a_deactivation_drops_it(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
+    ) -> None:
+        from thotis_ext.profiles.service import booking_target_key
+
+        await linked_mentor(api, simulator)
+        assert (await book(api, booking())).status_code == 201
+        assert await services.cache.get_bytes(booking_target_key("m1")) is not None  # counters moved only
+        deactivated = await api.patch("/api/v2/students/m1/status", json={"isActive": False}, headers=ADMIN)
+        assert deactivated.status_code == 200, deactivated.text
+        assert await services.cache.get_bytes(booking_target_key("m1")) is None
+        known = set(simulator.store.bookings)
+        assert_error(await book(api, booking(SLOT + timedelta(minutes=15))), 404, "PROFILE_NOT_FOUND")
+        assert set(simulator.store.bookings) == known  # refused before Cal.com was asked
+
+
 class TestCancellation:
     async def test_cancel_records_who_and_why_and_moves_counters(
         self, api: httpx.AsyncClient, simulator: CalcomSimulator

@@ -100,6 +100,7 @@ def invalidate_profile_after_commit(
     *groups: str,
     in_field: str | None = None,
     add: Expiring | None = None,
+    counters_only: bool = False,
 ) -> None:
     """Once the transaction commits, drop every cached view of the profile, the list pages that
     can show it (its counts and rating order them) and any further `groups` (e.g. its slots).
@@ -109,16 +110,22 @@ def invalidate_profile_after_commit(
     Without it, every list page goes.
     `add`: members added first, in the same round trip (a booking's withheld slot); when Redis is
     away and they cannot be, their group goes too.
+    `counters_only`: the change moved only the mentor's counters (a session booked, cancelled or
+    completed, a slot recount): the booking target, which holds none of them, stays cached, so the
+    next booking and availability read of the mentor need no database read for it.
     """
     lists = (LIST_GROUP, list_group(in_field)) if in_field is not None else ALL_LIST_GROUPS
+    keys = profile_cache_keys(user_id)
+    if counters_only:
+        keys = tuple(key for key in keys if key != booking_target_key(user_id))
 
     async def invalidate() -> None:
-        if not await cache.invalidate(profile_cache_keys(user_id), (*lists, *groups), add=add) and add is not None:
+        if not await cache.invalidate(keys, (*lists, *groups), add=add) and add is not None:
             await cache.invalidate(groups=(add.group,))
 
     # Keyed by what it drops: a change that drops every list in the same transaction as one that
     # drops a field's lists registers its own callback instead of being absorbed by the first.
-    after_commit(session, invalidate, key=("profile-caches", user_id, *lists, *groups, add))
+    after_commit(session, invalidate, key=("profile-caches", user_id, *lists, *groups, add, counters_only))
 
 
 def check_user_id(user_id: str) -> None:

@@ -334,7 +334,9 @@ class SessionLifecycle:
 
     def _invalidate(self, mentor: StudentProfile) -> None:
         slots = slot_groups(mentor.calcom_event_type_id) if mentor.calcom_event_type_id is not None else ()
-        invalidate_profile_after_commit(self.session, self.cache, mentor.user_id, *slots, in_field=mentor.field)
+        invalidate_profile_after_commit(
+            self.session, self.cache, mentor.user_id, *slots, in_field=mentor.field, counters_only=True
+        )
 
 
 def _language(locale: str | None) -> str:

@@ -7,6 +7,7 @@ session. The service flushes; the request commits.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,11 +23,12 @@ from core.database import discard_on_rollback, on_rollback
 from core.errors import BusinessRuleViolation, Conflict, Forbidden, InvalidInput, NotFound
 from core.write_batch import send_now
 from thotis_ext import events, rules
-from thotis_ext.availability import MentorNotBookable, slot_groups, slots_view_group, withheld_slot
+from thotis_ext.availability import slot_groups, slots_view_group, withheld_slot
 from thotis_ext.calcom_errors import CalcomRejected, as_thotis_error
 from thotis_ext.calcom_link import CalcomLinker
 from thotis_ext.enums import CalcomLinkStatus, CancelledBy, SessionStatus
 from thotis_ext.models import Session, StudentProfile
+from thotis_ext.profiles.booking_target import BookingTarget, BookingTargets, MentorNotBookable
 from thotis_ext.profiles.repository import ProfileRepository
 from thotis_ext.profiles.service import ProfileNotFound, invalidate_profile_after_commit
 from thotis_ext.sessions.repository import SessionRepository
@@ -69,11 +71,15 @@ class SessionService:
         linker: CalcomLinker,
         cache: Cache,
         clock: Clock,
+        targets: BookingTargets,
         *,
         slots_ttl_seconds: int,
     ) -> None:
-        """`slots_ttl_seconds`: how long free slots stay cached (`THOTIS_CACHE_SLOTS_TTL_SECONDS`),
-        which a booking's withheld slot must outlive (`availability.withheld_slot`)."""
+        """`targets`: what a booking needs of the mentor, cached with their profile (no database
+        round trip before Cal.com's). `slots_ttl_seconds`: how long free slots stay cached
+        (`THOTIS_CACHE_SLOTS_TTL_SECONDS`), which a booking's withheld slot must outlive
+        (`availability.withheld_slot`)."""
+        self.targets = targets
         self.slots_ttl_seconds = slots_ttl_seconds
         self.session = session
         self.sessions = SessionRepository(session)
@@ -91,7 +97,9 @@ class SessionService:
             CalcomUnreachable, CalcomTooSlow, CalcomRejected
         """
         self._check_request(data)
-        mentor = await self._bookable_mentor(data.mentor_id)
+        if not rules.is_valid_user_id(data.mentor_id):
+            raise ProfileNotFound()  # no mentor can have this id: not found, as for any unknown one
+        target = await self.targets.get(data.mentor_id)
         start = as_utc(data.start)
         now = self.clock.now()
         if problem := rules.booking_start_problem(start, now):
@@ -108,8 +116,8 @@ class SessionService:
             "parental_consent": student.parental_consent,
             "consent": data.consent,
         }
-        api_key = self.linker.api_key_for(mentor)  # read now: a failed flush leaves `mentor` unloadable
-        booking = await self._book_in_calcom(mentor, start, fields, api_key)
+        api_key = self.linker.api_key_for(target)
+        booking, mentor = await self._book_while_loading(target, start, fields, api_key)
         row = _scheduled_row(booking, mentor.user_id, start, fields)
         # Decided before the INSERT, not after it: a later change of the row is one more UPDATE.
         events.skip_reminder_if_near(row, now)
@@ -270,9 +278,34 @@ class SessionService:
         self._invalidate_after_commit(mentor)
         return session_view(row)
 
+    async def _book_while_loading(
+        self, target: BookingTarget, start: datetime, fields: dict[str, Any], api_key: str | None
+    ) -> tuple[Booking, StudentProfile]:
+        """Book in Cal.com (from the cached `target`) while the mentor's row loads in this
+        transaction: the booking's emails and analytics read it, and it is checked again as the
+        cache may lag a change by a moment. Its round trips (BEGIN, SELECT) overlap Cal.com's
+        answer instead of preceding it. If the row fails the check, or cannot be read, Cal.com's
+        booking is undone.
+
+        Raises:
+            what `_book_in_calcom` and `_bookable_mentor` raise; MentorNotBookable when the row
+            names another event type than the cached target
+        """
+        booked, loaded = await asyncio.gather(
+            self._book_in_calcom(target, start, fields, api_key),
+            self._bookable_mentor(target.user_id),
+            return_exceptions=True,
+        )
+        if isinstance(booked, BaseException):
+            raise booked
+        if isinstance(loaded, BaseException) or loaded.calcom_event_type_id != target.calcom_event_type_id:
+            await self._undo_booking(booked.uid, api_key)
+            raise loaded if isinstance(loaded, BaseException) else MentorNotBookable()
+        return booked, loaded
+
     async def _book_in_calcom(
         self,
-        mentor: StudentProfile,
+        mentor: StudentProfile | BookingTarget,
         start: datetime,
         fields: dict[str, Any],
         api_key: str | None,
@@ -339,7 +372,7 @@ class SessionService:
         except CalcomError:
             log.error("booking %s exists in Cal.com but could not be recorded nor cancelled", uid)
 
-    def _invalidate_after_commit(self, mentor: StudentProfile, *, taken: Session | None = None) -> None:
+    def _invalidate_after_commit(self, mentor: StudentProfile | BookingTarget, *, taken: Session | None = None) -> None:
         """Once committed, drop the mentor's cached profile, list pages and slots; a new booking
         (`taken`) keeps the slots from Cal.com and withholds its own instead of dropping them all."""
         event_type_id = mentor.calcom_event_type_id
@@ -351,7 +384,7 @@ class SessionService:
             slots = (slots_view_group(event_type_id),)
             add = withheld_slot(event_type_id, taken.start_at, taken.end_at, self.slots_ttl_seconds)
         invalidate_profile_after_commit(
-            self.session, self.cache, mentor.user_id, *slots, in_field=mentor.field, add=add
+            self.session, self.cache, mentor.user_id, *slots, in_field=mentor.field, add=add, counters_only=True
         )
 
 
