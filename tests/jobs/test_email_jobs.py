@@ -164,8 +164,9 @@ class TestNudge:
         with counting(services) as sent:
             response = await book(api, booking(prospectiveStudent=minor))
         assert response.status_code == 201, response.text
-        # The batch so far (the session row) went before the 3 emails joined the next one.
-        assert [s.split()[0] for s in sent] == ["SELECT", "INSERT", "WITH"], sent
+        # The mentor's booking target and row; the batch so far (the session row) went before the
+        # 3 emails joined the next one.
+        assert [s.split()[0] for s in sent] == ["SELECT", "SELECT", "INSERT", "WITH"], sent
         uid = response.json()["data"]["uid"]
         assert {key for key in await statuses(services) if uid in key} == {
             f"confirmation:{uid}:{who}" for who in ("student", "mentor", "parent")
