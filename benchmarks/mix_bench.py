@@ -483,7 +483,8 @@ def _steps_section(steps: list[MixRun], delay_ms: float) -> list[str]:
 ROUTE_TEXT = {
     "list": "`/students/by-field/{field}`, 10 fields",
     "profile": "30 mentors",
-    "availability": "default range of one of 30 mentors: cached per minute, each booking withholding its slot",
+    "availability": "default range of one of 30 mentors: Cal.com's answer cached 90-120 s, each booking withholding "
+    "its slot",
     "webhook": "signed Cal.com BOOKING_CREATED of another event type: verified, stored, applied by the worker",
     "booking": "a distinct free slot each; 409 SLOT_UNAVAILABLE is an answer, not an error",
 }

@@ -248,7 +248,9 @@ class Settings(BaseSettings):
     )
     cache_profile_ttl_seconds: int = Field(300, ge=1, description="How long a profile stays cached.")
     cache_list_ttl_seconds: int = Field(60, ge=1, description="How long a mentor list page stays cached.")
-    cache_slots_ttl_seconds: int = Field(120, ge=1, description="How long a mentor's free slots stay cached.")
+    cache_slots_ttl_seconds: int = Field(
+        120, ge=1, description="How long a mentor's free slots stay cached at most (each answer 75-100 % of it)."
+    )
     cache_local_entries: int = Field(
         4096,
         ge=0,

@@ -7,6 +7,7 @@ again to the window at the moment it is served, so a cached slot that has moved 
 
 from __future__ import annotations
 
+import random
 from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -82,10 +83,20 @@ def withheld_slot(event_type_id: int, start: datetime, end: datetime, ttl_second
     return Expiring(_taken_key(event_type_id), (span,), ttl_seconds, slots_group(event_type_id))
 
 
-def _minute(moment: datetime) -> datetime:
-    """Round up to the minute, so the default range (and its cache key) is stable for a minute."""
-    floored = moment.replace(second=0, microsecond=0)
-    return floored if floored == moment else floored + timedelta(minutes=1)
+def _hour_floor(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def _hour_ceil(moment: datetime) -> datetime:
+    floored = _hour_floor(moment)
+    return floored if floored == moment else floored + timedelta(hours=1)
+
+
+def _spans_ttl(ttl_seconds: int) -> int:
+    """A cached Cal.com answer lives 75-100 % of the slots' TTL, drawn anew for each: answers
+    fetched together (every mentor's at the hour, or at start-up) then expire apart, instead of
+    refetching together every TTL, a burst of Cal.com calls that stalled every other request."""
+    return max(1, round(ttl_seconds * random.uniform(0.75, 1.0)))  # spreading, not secrecy
 
 
 class AvailabilityService:
@@ -150,9 +161,10 @@ class AvailabilityService:
         window = rules.clip_to_booking_window(start, end, now)
         if window is None:
             return []
-        # Ask Cal.com for whole minutes, so the default range (now + 2 h to now + 30 days) keeps
-        # one cache key for a minute; the exact window is applied here, on every read.
-        first, last = _minute(window[0]), _minute(window[1])
+        # Ask Cal.com for whole hours, so the default range (now + 2 h to now + 30 days) keeps one
+        # cache key for an hour and is asked for once a TTL; the exact window is applied here, on
+        # every read. (Keyed by the minute, every mentor's slots were asked for again at each minute.)
+        first, last = _hour_floor(window[0]), _hour_ceil(window[1])
         taken = await self._taken(event_type_id)
         if taken is None:  # Redis is away: a copy cached in this process may offer a slot booked since
             spans, taken = await self._fetch_spans(event_type_id, first, last), []
@@ -187,7 +199,8 @@ class AvailabilityService:
         async def fetch() -> list[Span]:
             return await self._fetch_spans(event_type_id, start, end)
 
-        cached = await self.cache.get_or_load(key, fetch, self.ttl_seconds, group=slots_group(event_type_id))
+        ttl = _spans_ttl(self.ttl_seconds)
+        cached = await self.cache.get_or_load(key, fetch, ttl, group=slots_group(event_type_id))
         return _SPANS.decode(cached)
 
     async def _fetch_spans(self, event_type_id: int, start: datetime, end: datetime) -> list[Span]:

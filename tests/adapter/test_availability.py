@@ -22,7 +22,7 @@ from tests.adapter.conftest import NOW
 from tests.adapter.helpers import ADMIN, SERVICE, assert_error, auth, create_profile
 from tests.conftest import reset
 from tests.factories import valid_body
-from thotis_ext.availability import overlaps_any, slot_groups, slots_json
+from thotis_ext.availability import _spans_ttl, overlaps_any, slot_groups, slots_json
 
 API = "/api/v2/students"
 
@@ -219,6 +219,23 @@ class TestAvailability:
         ]
         assert in_utc[0]["start"].endswith("+00:00") and in_kolkata[0]["start"].endswith("+05:30")
 
+    async def test_the_default_range_is_asked_for_once_a_ttl_not_at_each_minute_and_still_clipped(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
+    ) -> None:
+        """Cal.com is asked for whole hours: a minute later the same answer serves, and the window
+        (now + 2 h … now + 30 days) is applied to it on every read, at both ends."""
+        await linked_mentor(api, simulator)
+        services.clock = FixedClock(NOW + timedelta(minutes=14, seconds=10))  # the window opens 10:14:10 UTC
+        before = (await slots(api)).json()["data"]
+        assert datetime.fromisoformat(before[0]["start"]) == NOW + timedelta(hours=2, minutes=15)
+        simulator.fail_next(503, times=10, path_prefix="/v2/slots")
+        services.clock = FixedClock(NOW + timedelta(minutes=15, seconds=20))  # 70 s on: 10:15 is now too soon
+        response = await slots(api)
+        assert response.status_code == 200, response.text
+        last = NOW + timedelta(days=30)  # 08:00-08:15 UTC fits in a window that now ends at 08:15:20
+        newly_in = {"start": last.isoformat(), "end": (last + timedelta(minutes=15)).isoformat()}
+        assert response.json()["data"] == [*before[1:], newly_in]
+
     async def test_concurrent_misses_ask_cal_com_once(
         self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator, monkeypatch: pytest.MonkeyPatch
     ) -> None:
@@ -347,3 +364,10 @@ class TestWithheldSlots:
         for start, length in spans:
             span = (start, start + length)
             assert overlaps_any(span, taken) == any(a < span[1] and span[0] < b for a, b in taken)
+
+
+@settings(max_examples=100, deadline=None)
+@given(ttl=st.integers(min_value=1, max_value=7 * 24 * 3600))
+def test_a_cached_answer_lives_three_quarters_to_all_of_the_ttl(ttl: int) -> None:
+    drawn = {_spans_ttl(ttl) for _ in range(20)}
+    assert all(max(1, round(0.75 * ttl)) <= value <= ttl for value in drawn), (ttl, drawn)
