@@ -98,7 +98,9 @@ def build_services(
         linker=CalcomLinker(calcom.client, box, organisation_key or None),
         clock=clock,
         deliveries=delivery_loop(settings, database, box, clock) if interval > 0 else None,
-        sweep=InboxSweep(InboxDeps(database, cache, clock), settings.calcom_inbox_sweep_seconds)
+        sweep=InboxSweep(
+            InboxDeps(database, cache, clock, settings.cache_slots_ttl_seconds), settings.calcom_inbox_sweep_seconds
+        )
         if settings.calcom_inbox_sweep_seconds > 0
         else None,
         profile_config=ProfileConfig(

@@ -102,7 +102,11 @@ async def apply_calcom_inbox(deps: JobDeps) -> Counts | None:
     """Apply Cal.com webhooks still pending (waiting for their session, or cut short by a crash)."""
 
     async def work() -> Counts:
-        return {"tried": await process_pending(InboxDeps(deps.database, deps.cache, deps.clock))}
+        return {
+            "tried": await process_pending(
+                InboxDeps(deps.database, deps.cache, deps.clock, deps.settings.cache_slots_ttl_seconds)
+            )
+        }
 
     return await run_logged(deps.database, "apply_calcom_inbox", deps.clock.now, work)
 

@@ -180,6 +180,9 @@ class InboxDeps:
     database: Database
     cache: Cache
     clock: Clock
+    #: `THOTIS_CACHE_SLOTS_TTL_SECONDS`: a booking made in Cal.com directly then withholds its slot
+    #: instead of dropping the mentor's cached slots (`SessionLifecycle`).
+    slots_ttl_seconds: int | None = None
 
 
 async def process(deps: InboxDeps, event_id: int) -> Outcome | None:
@@ -240,7 +243,9 @@ async def _apply(session: AsyncSession, deps: InboxDeps, row: CalcomWebhookEvent
     # Cal.com announces a booking Thotis made before the booking request has committed it: give
     # that request time to record it, and adopt the booking only if it never did (a crash).
     waited = deps.clock.now() - row.received_at
-    lifecycle = SessionLifecycle(session, deps.cache, deps.clock, adopt_own=waited >= ADOPT_OWN_AFTER)
+    lifecycle = SessionLifecycle(
+        session, deps.cache, deps.clock, adopt_own=waited >= ADOPT_OWN_AFTER, slots_ttl_seconds=deps.slots_ttl_seconds
+    )
     return await lifecycle.apply(change, facts)
 
 

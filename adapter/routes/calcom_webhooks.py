@@ -57,6 +57,8 @@ async def receive(request: Request[Any, Any, Any]) -> Response[bytes]:
     # A creation waiting for Thotis's own booking request is left to the sweep: applying it now
     # would find no session yet, and its work would land beside that request's last steps.
     if recorded is not None and recorded.pending and not recorded.awaits_own_booking:
-        deps = inbox.InboxDeps(services.database, services.cache, services.clock)
+        deps = inbox.InboxDeps(
+            services.database, services.cache, services.clock, services.settings.cache_slots_ttl_seconds
+        )
         response.background = BackgroundTask(inbox.process, deps, recorded.id)
     return response

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -560,6 +561,32 @@ class TestBookedSlotsWithheld:
         assert (await book(api, booking())).status_code == 201
         after = await self._offered(api)
         assert after == [start for start in before if start != SLOT]
+        assert calls == []
+
+    async def test_a_booking_made_in_cal_com_directly_is_withheld_too(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Its webhook records the session and withholds the slot; Cal.com is not asked again."""
+        from tests.adapter.test_calcom_webhooks import signed
+
+        await linked_mentor(api, simulator)
+        before = await self._offered(api)
+        calls = self._count_slot_calls(services, monkeypatch)
+        event_type_id = (await api.get("/api/v2/students/m1", headers=ADMIN)).json()["data"]["calcom"]["eventTypeId"]
+        payload = {
+            "uid": "made-in-calcom", "bookingId": 4242, "eventTypeId": event_type_id, "status": "ACCEPTED",
+            "startTime": SLOT.isoformat().replace("+00:00", "Z"),
+            "endTime": (SLOT + timedelta(minutes=15)).isoformat().replace("+00:00", "Z"),
+            "attendees": [{"email": "someone@example.org", "name": "Someone", "timeZone": "UTC"}],
+            "organizer": {"email": "host@example.org"}, "metadata": {},
+        }  # fmt: skip
+        sent = services.clock.now().isoformat().replace("+00:00", "Z")
+        body = json.dumps({"triggerEvent": "BOOKING_CREATED", "createdAt": sent, "payload": payload}).encode()
+        assert (await api.post("/webhooks/calcom", content=body, headers=signed(body))).status_code == 200
+        async with services.database.engine.connect() as connection:
+            status = await connection.scalar(text("SELECT status FROM thotis.sessions WHERE uid = 'made-in-calcom'"))
+        assert status == "scheduled"
+        assert await self._offered(api) == [start for start in before if start != SLOT]
         assert calls == []
 
     async def test_a_cancelled_booking_gives_its_slot_back(

@@ -23,7 +23,7 @@ from core.cache import Cache
 from core.clock import Clock
 from core.i18n import normalise_locale
 from thotis_ext import events, rules
-from thotis_ext.availability import slot_groups
+from thotis_ext.availability import slot_groups, slots_view_group, withheld_slot
 from thotis_ext.enums import CancelledBy, SessionStatus
 from thotis_ext.models import Session, StudentProfile
 from thotis_ext.profiles.repository import ProfileRepository
@@ -90,11 +90,23 @@ def made_by_thotis(facts: BookingFacts) -> bool:
 class SessionLifecycle:
     """Applies Cal.com's booking changes to the sidecar's sessions within the caller's transaction."""
 
-    def __init__(self, session: AsyncSession, cache: Cache, clock: Clock, *, adopt_own: bool = True) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        cache: Cache,
+        clock: Clock,
+        *,
+        adopt_own: bool = True,
+        slots_ttl_seconds: int | None = None,
+    ) -> None:
         """`adopt_own=False`: a booking Thotis made itself (its metadata says so) is not recorded
         from its webhook, which Cal.com sends before the booking request has committed its row;
-        the event waits (DEFERRED) and only adopts the booking later if the row never appeared."""
+        the event waits (DEFERRED) and only adopts the booking later if the row never appeared.
+        `slots_ttl_seconds` (`THOTIS_CACHE_SLOTS_TTL_SECONDS`): when given, a new booking made in
+        Cal.com directly withholds its slot from the mentor's cached slots, as a booking Thotis
+        makes does (`availability.withheld_slot`), instead of dropping them all."""
         self.adopt_own = adopt_own
+        self.slots_ttl_seconds = slots_ttl_seconds
         self.session = session
         self.sessions = SessionRepository(session)
         self.profiles = ProfileRepository(session)
@@ -296,7 +308,8 @@ class SessionLifecycle:
         if count:
             self.sessions.bump_counters(mentor.user_id, **deltas)
         await self._announce(row, facts, now, count=count)
-        self._invalidate(mentor)
+        new_booking = status is SessionStatus.SCHEDULED and rescheduled_from is None
+        self._invalidate(mentor, taken=row if new_booking else None)
         return Outcome.APPLIED
 
     async def _announce(self, row: Session, facts: BookingFacts, now: datetime, *, count: bool) -> None:
@@ -332,10 +345,18 @@ class SessionLifecycle:
         mentor_emails = {(facts.organizer_email or "").casefold(), str(mentor.email or "").casefold()} - {""}
         return CancelledBy.MENTOR if by and by in mentor_emails else CancelledBy.STUDENT
 
-    def _invalidate(self, mentor: StudentProfile) -> None:
-        slots = slot_groups(mentor.calcom_event_type_id) if mentor.calcom_event_type_id is not None else ()
+    def _invalidate(self, mentor: StudentProfile, *, taken: Session | None = None) -> None:
+        """Once committed, drop the mentor's cached profile, list pages and slots; a new booking
+        (`taken`) withholds its own slot instead of dropping the slots, when their TTL is known."""
+        event_type_id, add = mentor.calcom_event_type_id, None
+        slots: tuple[str, ...] = ()
+        if event_type_id is not None and taken is not None and self.slots_ttl_seconds is not None:
+            slots = (slots_view_group(event_type_id),)
+            add = withheld_slot(event_type_id, taken.start_at, taken.end_at, self.slots_ttl_seconds)
+        elif event_type_id is not None:
+            slots = slot_groups(event_type_id)
         invalidate_profile_after_commit(
-            self.session, self.cache, mentor.user_id, *slots, in_field=mentor.field, counters_only=True
+            self.session, self.cache, mentor.user_id, *slots, in_field=mentor.field, add=add, counters_only=True
         )
 
 
