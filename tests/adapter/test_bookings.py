@@ -208,31 +208,29 @@ class TestCachedBookingTarget:
     """A booking calls Cal.com with the mentor's cached booking target (event type, key) while it
     reads the mentor's row; the row has the last word, as the cache may lag a change a moment."""
 
-    async def _booked_then_changed(
-        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator, change: str
-    ) -> tuple[dict[str, Any], set[str]]:
+    @pytest.mark.parametrize(
+        ("change", "status", "code"),
+        [
+            ("is_active = false", 404, "PROFILE_NOT_FOUND"),
+            ("calcom_event_type_id = calcom_event_type_id + 1000", 409, "MENTOR_NOT_BOOKABLE"),
+        ],
+        ids=["deactivated", "relinked"],
+    )
+    async def test_a_mentor_changed_since_the_target_was_cached_is_refused_and_cal_com_s_booking_undone(
+        self,
+        api: httpx.AsyncClient,
+        services: Services,
+        simulator: CalcomSimulator,
+        change: str,
+        status: int,
+        code: str,
+    ) -> None:
         await linked_mentor(api, simulator)
         assert (await book(api, booking())).status_code == 201  # caches m1's booking target
         async with services.database.engine.begin() as connection:  # behind the cache's back
             await connection.execute(text(f"UPDATE thotis.student_profiles SET {change} WHERE user_id = 'm1'"))
-        return await written(services), set(simulator.store.bookings)
-
-    async def test_a_mentor_deactivated_since_is_not_found_and_cal_com_s_booking_is_undone(
-        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
-    ) -> None:
-        before, known = await self._booked_then_changed(api, services, simulator, "is_active = false")
-        assert_error(await book(api, booking(SLOT + timedelta(minutes=15))), 404, "PROFILE_NOT_FOUND")
-        made = [b.status for uid, b in simulator.store.bookings.items() if uid not in known]
-        assert made == ["CANCELLED"]
-        assert await written(services) == before
-
-    async def test_a_mentor_relinked_to_another_event_type_since_is_refused_and_undone(
-        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
-    ) -> None:
-        before, known = await self._booked_then_changed(
-            api, services, simulator, "calcom_event_type_id = calcom_event_type_id + 1000"
-        )
-        assert_error(await book(api, booking(SLOT + timedelta(minutes=15))), 409, "MENTOR_NOT_BOOKABLE")
+        before, known = await written(services), set(simulator.store.bookings)
+        assert_error(await book(api, booking(SLOT + timedelta(minutes=15))), status, code)
         made = [b.status for uid, b in simulator.store.bookings.items() if uid not in known]
         assert made == ["CANCELLED"]
         assert await written(services) == before
