@@ -372,7 +372,7 @@ class SessionService:
         except CalcomError:
             log.error("booking %s exists in Cal.com but could not be recorded nor cancelled", uid)
 
-    def _invalidate_after_commit(self, mentor: StudentProfile | BookingTarget, *, taken: Session | None = None) -> None:
+    def _invalidate_after_commit(self, mentor: StudentProfile, *, taken: Session | None = None) -> None:
         """Once committed, drop the mentor's cached profile, list pages and slots; a new booking
         (`taken`) keeps the slots from Cal.com and withholds its own instead of dropping them all."""
         event_type_id = mentor.calcom_event_type_id
