@@ -22,7 +22,7 @@ from core.clock import Clock
 from thotis_ext import rules
 from thotis_ext.calcom_errors import as_thotis_error
 from thotis_ext.enums import CalcomLinkStatus
-from thotis_ext.models import StudentProfile
+from thotis_ext.models import Session, StudentProfile
 from thotis_ext.profiles.booking_target import BookingTargets, Repositories
 from thotis_ext.profiles.repository import ProfileRepository
 from thotis_ext.profiles.service import (
@@ -81,6 +81,30 @@ def withheld_slot(event_type_id: int, start: datetime, end: datetime, ttl_second
     """
     span = f"{int(start.timestamp())}:{int(end.timestamp())}"
     return Expiring(_taken_key(event_type_id), (span,), ttl_seconds, slots_group(event_type_id))
+
+
+def invalidate_sessions_change_after_commit(
+    session: AsyncSession,
+    cache: Cache,
+    mentor: StudentProfile,
+    *,
+    taken: Session | None = None,
+    slots_ttl_seconds: int | None = None,
+) -> None:
+    """Once a change of the mentor's sessions commits, drop their cached profile views (not the
+    booking target: only counters moved), list pages and slots. A new booking (`taken`) keeps
+    Cal.com's cached answers and withholds its own span instead, when the slots' TTL is known
+    (`withheld_slot`)."""
+    event_type_id, add = mentor.calcom_event_type_id, None
+    slots: tuple[str, ...] = ()
+    if event_type_id is not None and taken is not None and slots_ttl_seconds is not None:
+        slots = (slots_view_group(event_type_id),)
+        add = withheld_slot(event_type_id, taken.start_at, taken.end_at, slots_ttl_seconds)
+    elif event_type_id is not None:
+        slots = slot_groups(event_type_id)
+    invalidate_profile_after_commit(
+        session, cache, mentor.user_id, *slots, in_field=mentor.field, add=add, counters_only=True
+    )
 
 
 def _hour_floor(moment: datetime) -> datetime:

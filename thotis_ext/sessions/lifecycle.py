@@ -23,11 +23,10 @@ from core.cache import Cache
 from core.clock import Clock
 from core.i18n import normalise_locale
 from thotis_ext import events, rules
-from thotis_ext.availability import slot_groups, slots_view_group, withheld_slot
+from thotis_ext.availability import invalidate_sessions_change_after_commit
 from thotis_ext.enums import CancelledBy, SessionStatus
 from thotis_ext.models import Session, StudentProfile
 from thotis_ext.profiles.repository import ProfileRepository
-from thotis_ext.profiles.service import invalidate_profile_after_commit
 from thotis_ext.sessions.repository import SessionRepository
 
 log = logging.getLogger(__name__)
@@ -348,15 +347,8 @@ class SessionLifecycle:
     def _invalidate(self, mentor: StudentProfile, *, taken: Session | None = None) -> None:
         """Once committed, drop the mentor's cached profile, list pages and slots; a new booking
         (`taken`) withholds its own slot instead of dropping the slots, when their TTL is known."""
-        event_type_id, add = mentor.calcom_event_type_id, None
-        slots: tuple[str, ...] = ()
-        if event_type_id is not None and taken is not None and self.slots_ttl_seconds is not None:
-            slots = (slots_view_group(event_type_id),)
-            add = withheld_slot(event_type_id, taken.start_at, taken.end_at, self.slots_ttl_seconds)
-        elif event_type_id is not None:
-            slots = slot_groups(event_type_id)
-        invalidate_profile_after_commit(
-            self.session, self.cache, mentor.user_id, *slots, in_field=mentor.field, add=add, counters_only=True
+        invalidate_sessions_change_after_commit(
+            self.session, self.cache, mentor, taken=taken, slots_ttl_seconds=self.slots_ttl_seconds
         )
 
 

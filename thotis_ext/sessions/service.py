@@ -17,20 +17,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calcom_client import Attendee, Booking, CalcomBadRequest, CalcomClient, CalcomError
-from core.cache import Cache, Expiring
+from core.cache import Cache
 from core.clock import Clock
 from core.database import discard_on_rollback, on_rollback
 from core.errors import BusinessRuleViolation, Conflict, Forbidden, InvalidInput, NotFound
 from core.write_batch import send_now
 from thotis_ext import events, rules
-from thotis_ext.availability import slot_groups, slots_view_group, withheld_slot
+from thotis_ext.availability import invalidate_sessions_change_after_commit
 from thotis_ext.calcom_errors import CalcomRejected, as_thotis_error
 from thotis_ext.calcom_link import CalcomLinker
 from thotis_ext.enums import CalcomLinkStatus, CancelledBy, SessionStatus
 from thotis_ext.models import Session, StudentProfile
 from thotis_ext.profiles.booking_target import BookingTarget, BookingTargets, MentorNotBookable
 from thotis_ext.profiles.repository import ProfileRepository
-from thotis_ext.profiles.service import ProfileNotFound, invalidate_profile_after_commit
+from thotis_ext.profiles.service import ProfileNotFound
 from thotis_ext.sessions.repository import SessionRepository
 from thotis_ext.sessions.schemas import BookingCreate, as_utc
 from thotis_ext.sessions.views import session_view
@@ -375,16 +375,8 @@ class SessionService:
     def _invalidate_after_commit(self, mentor: StudentProfile, *, taken: Session | None = None) -> None:
         """Once committed, drop the mentor's cached profile, list pages and slots; a new booking
         (`taken`) keeps the slots from Cal.com and withholds its own instead of dropping them all."""
-        event_type_id = mentor.calcom_event_type_id
-        slots: tuple[str, ...] = ()
-        add: Expiring | None = None
-        if event_type_id is not None and taken is None:
-            slots = slot_groups(event_type_id)
-        elif event_type_id is not None and taken is not None:
-            slots = (slots_view_group(event_type_id),)
-            add = withheld_slot(event_type_id, taken.start_at, taken.end_at, self.slots_ttl_seconds)
-        invalidate_profile_after_commit(
-            self.session, self.cache, mentor.user_id, *slots, in_field=mentor.field, add=add, counters_only=True
+        invalidate_sessions_change_after_commit(
+            self.session, self.cache, mentor, taken=taken, slots_ttl_seconds=self.slots_ttl_seconds
         )
 
 
