@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
 from adapter.mailbox_server import free_port
 from adapter.mailbox_view import summaries
@@ -32,13 +33,14 @@ SPEED = 7200  # a second of real time is two hours of service time
 def demo(admin_database_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     database_url = servers.create_database(admin_database_url, prefix="thotis_demo")
     port = free_port()
+    prefix = f"thotis-demo-{uuid.uuid4().hex[:8]}:"
     env = {
         **os.environ,
         "THOTIS_ENV": "demo",
         "THOTIS_PORT": str(port),
         "THOTIS_DATABASE_URL": database_url,
         "THOTIS_REDIS_URL": servers.redis_url(),
-        "THOTIS_REDIS_KEY_PREFIX": f"thotis-demo-{uuid.uuid4().hex[:8]}:",
+        "THOTIS_REDIS_KEY_PREFIX": prefix,
         "THOTIS_DATA_DIR": str(tmp_path),
         "THOTIS_CLOCK_SPEED": str(SPEED),
         "THOTIS_LOG_LEVEL": "WARNING",
@@ -59,6 +61,9 @@ def demo(admin_database_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
             if process.poll() is None:
                 process.kill()
             servers.drop_database(admin_database_url, database_url)
+            with redis.Redis.from_url(servers.redis_url()) as client:  # its jobs stream has no TTL
+                for key in client.scan_iter(match=prefix + "*"):
+                    client.delete(key)
 
 
 def kinds(mailbox: Path) -> Counter[tuple[str, str]]:
