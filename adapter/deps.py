@@ -56,14 +56,20 @@ def provide_availability_service(request: Request[Any, Any, Any]) -> Availabilit
     return availability_service(services_of(request))
 
 
+def booking_targets(services: Services) -> BookingTargets:
+    """What availability and bookings read of a mentor, cached with the profile's other views."""
+    return BookingTargets(
+        services.profile_reads.repository, services.cache, ttl_seconds=services.settings.cache_profile_ttl_seconds
+    )
+
+
 def availability_service(services: Services) -> AvailabilityService:
     return AvailabilityService(
-        services.profile_reads.repository,
+        booking_targets(services),
         services.calcom.client,
         services.cache,
         services.clock,
         ttl_seconds=services.settings.cache_slots_ttl_seconds,
-        profile_ttl_seconds=services.settings.cache_profile_ttl_seconds,
     )
 
 
@@ -75,11 +81,7 @@ def session_service(services: Services, session: AsyncSession) -> SessionService
         services.linker,
         services.cache,
         services.clock,
-        BookingTargets(
-            services.profile_reads.repository,
-            services.cache,
-            ttl_seconds=services.settings.cache_profile_ttl_seconds,
-        ),
+        booking_targets(services),
         slots_ttl_seconds=services.settings.cache_slots_ttl_seconds,
     )
 

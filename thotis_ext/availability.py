@@ -23,7 +23,7 @@ from thotis_ext import rules
 from thotis_ext.calcom_errors import as_thotis_error
 from thotis_ext.enums import CalcomLinkStatus
 from thotis_ext.models import Session, StudentProfile
-from thotis_ext.profiles.booking_target import BookingTargets, Repositories
+from thotis_ext.profiles.booking_target import BookingTargets
 from thotis_ext.profiles.repository import ProfileRepository
 from thotis_ext.profiles.service import (
     ProfileNotFound,
@@ -127,22 +127,14 @@ class AvailabilityService:
     """Reads slots from Cal.com through a short cache; the database only when the cache misses."""
 
     def __init__(
-        self,
-        repositories: Repositories,
-        client: CalcomClient,
-        cache: Cache,
-        clock: Clock,
-        *,
-        ttl_seconds: int = 120,
-        profile_ttl_seconds: int = 300,
+        self, targets: BookingTargets, client: CalcomClient, cache: Cache, clock: Clock, *, ttl_seconds: int = 120
     ) -> None:
-        self.repositories = repositories
+        """`targets`: each mentor's event type, through the profile cache (the view a booking reads too)."""
+        self.targets = targets
         self.client = client
         self.cache = cache
         self.clock = clock
         self.ttl_seconds = ttl_seconds
-        self.profile_ttl_seconds = profile_ttl_seconds
-        self.targets = BookingTargets(repositories, cache, ttl_seconds=profile_ttl_seconds)
 
     async def free_slots(self, user_id: str, start: datetime | None, end: datetime | None) -> list[Slot]:
         """Free 15-minute slots of a public, linked mentor inside the booking window, ascending.
