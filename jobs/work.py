@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import DependencyUnavailable, ThotisError, UpstreamTimeout
 from jobs.deps import JobDeps
@@ -126,6 +127,9 @@ async def export_analytics(deps: JobDeps) -> Counts | None:
     return await run_logged(deps.database, "export_analytics", deps.clock.now, work)
 
 
+_SYNC_COUNTS = ("mentors", "bookingsSeen", "bookingsApplied", "drifted", "relinkedMeanwhile", "failed")
+
+
 async def sync_calcom(deps: JobDeps) -> Counts | None:
     """Every few minutes (R11.5, R3.2): per linked mentor, re-assert the 15-minute event type,
     apply the bookings Cal.com changed since the last sync, and recount the free slots."""
@@ -133,7 +137,7 @@ async def sync_calcom(deps: JobDeps) -> Counts | None:
     since = (since - SYNC_OVERLAP) if since else deps.clock.now() - FIRST_SYNC_LOOKBACK
 
     async def work() -> Counts:
-        counts = {"mentors": 0, "bookingsSeen": 0, "bookingsApplied": 0, "drifted": 0, "failed": 0}
+        counts = dict.fromkeys(_SYNC_COUNTS, 0)
         async with deps.database.session() as session:
             ids = list(
                 await session.scalars(
@@ -162,28 +166,62 @@ async def sync_calcom(deps: JobDeps) -> Counts | None:
 
 
 async def _sync_mentor(deps: JobDeps, user_id: str, since: datetime, counts: dict[str, int]) -> None:
+    """Link, reconcile and recount one mentor in one transaction that holds no lock on the mentor's
+    row while Cal.com answers (three calls or more): a booking or webhook of the mentor writes
+    their counters and would wait for all of them, and adopting a booking here while its webhook
+    adopted it too deadlocked. The link found is written only if the row's link is still the one
+    it was found for; the bookings reconciled are recorded either way."""
     async with deps.database.session() as session:
-        mentor = await session.get(StudentProfile, user_id, with_for_update=True)
+        mentor = await session.get(StudentProfile, user_id)
         if mentor is None:
             return
         counts["mentors"] += 1
-        was = mentor.calcom_link_status
+        field, was, read = mentor.field, mentor.calcom_link_status, _link_of(mentor)
         outcome = await deps.linker.link(mentor)
         if outcome.transient:
             raise DependencyUnavailable(outcome.error, code="CALCOM_UNAVAILABLE")
-        if outcome.status is not CalcomLinkStatus.LINKED:
-            if was == CalcomLinkStatus.LINKED.value:
-                counts["drifted"] += 1
-                log.warning("mentor %s: Cal.com link broken: %s", user_id, outcome.error)
-            invalidate_profile_after_commit(session, deps.cache, user_id, in_field=mentor.field)
-            return
-        api_key = deps.linker.api_key_for(mentor)
-        if api_key is not None:
-            found = await reconcile_mentor(session, deps.calcom, api_key, mentor, since, deps.cache, deps.clock)
-            counts["bookingsSeen"] += found.seen
-            counts["bookingsApplied"] += found.applied
-        await refresh_free_slot_count(deps.calcom, mentor, deps.clock.now())
-        invalidate_profile_after_commit(session, deps.cache, user_id, in_field=mentor.field)
+        if outcome.status is CalcomLinkStatus.LINKED:
+            api_key = deps.linker.api_key_for(mentor)
+            if api_key is not None:
+                found = await reconcile_mentor(session, deps.calcom, api_key, mentor, since, deps.cache, deps.clock)
+                counts["bookingsSeen"] += found.seen
+                counts["bookingsApplied"] += found.applied
+            await refresh_free_slot_count(deps.calcom, mentor, deps.clock.now())
+        elif was == CalcomLinkStatus.LINKED.value:
+            counts["drifted"] += 1
+            log.warning("mentor %s: Cal.com link broken: %s", user_id, outcome.error)
+        if not await _link_still(session, user_id, read):
+            counts["relinkedMeanwhile"] += 1
+            log.info("mentor %s: Cal.com link changed during the sync; link and slot count wait for the next", user_id)
+            session.expire(mentor)  # drop what was found for the old link; the reconciled bookings stay
+        invalidate_profile_after_commit(session, deps.cache, user_id, in_field=field)
+
+
+#: The columns a mentor's Cal.com link is made of, as the sync reads them before asking Cal.com.
+_LINK_COLUMNS = (
+    StudentProfile.calcom_username,
+    StudentProfile.calcom_api_key_encrypted,
+    StudentProfile.calcom_user_id,
+    StudentProfile.calcom_event_type_id,
+    StudentProfile.calcom_link_status,
+)
+
+
+def _link_of(mentor: StudentProfile) -> tuple[Any, ...]:
+    return tuple(getattr(mentor, column.key) for column in _LINK_COLUMNS)
+
+
+async def _link_still(session: AsyncSession, user_id: str, read: tuple[Any, ...]) -> bool:
+    """Whether the mentor's link columns still hold `read`, locking the row until the commit
+    (FOR NO KEY UPDATE: sessions inserted for the mentor need not wait) so that no profile change
+    slips in between; the sync's own changes are not flushed first."""
+    with session.no_autoflush:
+        now = (
+            await session.execute(
+                select(*_LINK_COLUMNS).where(StudentProfile.user_id == user_id).with_for_update(key_share=True)
+            )
+        ).one_or_none()
+    return now is not None and tuple(now) == read
 
 
 async def _track_calcom_health(deps: JobDeps, *, down: bool) -> None:

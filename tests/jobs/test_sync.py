@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from datetime import timedelta
+from typing import Any
 
 import httpx
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 
 from adapter.services import Services
 from calcom_client.simulator import CalcomSimulator
@@ -28,6 +32,52 @@ async def mentor_event_type(services: Services) -> int:
 async def session_row(services: Services, uid: str) -> Session | None:
     async with services.database.session() as db:
         return await db.scalar(select(Session).where(Session.uid == uid))
+
+
+async def waiting_on_a_lock(services: Services) -> bool:
+    """Whether some other connection to the test database waits for a lock (a row's, say)."""
+    async with services.database.autocommit_sessionmaker() as db:
+        waiting = await db.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+        )
+    return bool(waiting)
+
+
+async def finishes_without_waiting(services: Services, work_done: Awaitable[Any]) -> Any:
+    """Run `work_done` to its end, failing as soon as it (or anything else) waits for a lock."""
+    task = asyncio.ensure_future(work_done)
+    while not task.done():
+        if await waiting_on_a_lock(services):
+            task.cancel()
+            pytest.fail("it waited for a lock held by the sync")
+        await asyncio.sleep(0.02)
+    return task.result()
+
+
+class SyncAtCalcom:
+    """The sync paused in its slot count, its last Cal.com call, until `resume`."""
+
+    def __init__(self, deps: JobDeps, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.there, self.go = asyncio.Event(), asyncio.Event()
+        real = deps.calcom.get_slots
+
+        async def paused(*args: Any, **kwargs: Any) -> Any:
+            self.there.set()
+            await self.go.wait()
+            return await real(*args, **kwargs)
+
+        monkeypatch.setattr(deps.calcom, "get_slots", paused)
+        self.run = asyncio.ensure_future(work.sync_calcom(deps))
+
+    async def arrived(self) -> None:
+        await asyncio.wait_for(self.there.wait(), 30)  # a hang guard only
+
+    async def resume(self) -> Any:
+        self.go.set()
+        return await self.run
 
 
 class TestReconcile:
@@ -89,3 +139,65 @@ class TestReconcile:
         sync = next(run for run in runs if run["name"] == "sync_calcom")
         assert sync["failures"] == 1 and sync["runs"] == 1
         assert "unreachable" in sync["lastError"]
+
+
+class TestSyncHoldsNoLockAtCalcom:
+    async def test_a_booking_of_the_mentor_does_not_wait_for_the_sync(
+        self,
+        api: httpx.AsyncClient,
+        services: Services,
+        simulator: CalcomSimulator,
+        deps: JobDeps,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        await linked_mentor(api, simulator)
+        sync = SyncAtCalcom(deps, monkeypatch)
+        try:
+            await sync.arrived()
+            booked = await finishes_without_waiting(services, book(api, booking()))
+            assert booked.status_code == 201, booked.text
+        finally:
+            counts = await sync.resume()
+        assert counts is not None and counts["mentors"] == 1 and counts["relinkedMeanwhile"] == 0, counts
+        row = await session_row(services, booked.json()["data"]["uid"])
+        assert row is not None and row.status == "scheduled"
+
+    async def test_a_link_changed_meanwhile_is_kept_and_the_bookings_found_are_recorded(
+        self,
+        api: httpx.AsyncClient,
+        services: Services,
+        simulator: CalcomSimulator,
+        deps: JobDeps,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        await linked_mentor(api, simulator)
+        made = simulator.book(await mentor_event_type(services), SLOT, name="Noé", email="noe@example.org")
+        simulator.advance(timedelta(minutes=3))  # its webhook lost; the sync adopts it
+        async with services.database.session() as db:
+            before = await db.get(StudentProfile, "m1")
+            assert before is not None
+
+        async def break_the_link() -> None:  # as a profile edit with another Cal.com key would
+            async with services.database.session() as db:
+                await db.execute(
+                    text(
+                        "UPDATE thotis.student_profiles SET calcom_link_status = 'error', "
+                        "calcom_link_error = 'key changed' WHERE user_id = 'm1'"
+                    )
+                )
+
+        sync = SyncAtCalcom(deps, monkeypatch)
+        try:
+            await sync.arrived()
+            await finishes_without_waiting(services, break_the_link())
+        finally:
+            counts = await sync.resume()
+        assert counts is not None and counts["relinkedMeanwhile"] == 1 and counts["bookingsApplied"] == 1, counts
+        async with services.database.session() as db:
+            profile = await db.get(StudentProfile, "m1")
+            assert profile is not None
+            assert (profile.calcom_link_status, profile.calcom_link_error) == ("error", "key changed")
+            # the count made for the old link is not written
+            assert profile.slots_refreshed_at == before.slots_refreshed_at
+        row = await session_row(services, made.uid)
+        assert row is not None and row.status == "scheduled"
