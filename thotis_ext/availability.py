@@ -83,18 +83,6 @@ def withheld_slot(event_type_id: int, start: datetime, end: datetime, ttl_second
     return Expiring(_taken_key(event_type_id), (span,), ttl_seconds, slots_group(event_type_id))
 
 
-async def withhold_booked_slot(
-    cache: Cache, event_type_id: int, start: datetime, end: datetime, ttl_seconds: int
-) -> bool:
-    """Withhold the slot of a booking Cal.com has just made from the event type's cached slots and
-    drop their rendered views, in one round trip (`withheld_slot`); False when Redis is away, and
-    the slots must then be dropped instead. What changed is Cal.com's answer, not the database:
-    this need not wait for the booking's commit, and beside its write it spares the booking a
-    round trip after it."""
-    add = withheld_slot(event_type_id, start, end, ttl_seconds)
-    return await cache.invalidate(groups=(slots_view_group(event_type_id),), add=add)
-
-
 def invalidate_sessions_change_after_commit(
     session: AsyncSession,
     cache: Cache,
@@ -102,21 +90,17 @@ def invalidate_sessions_change_after_commit(
     *,
     taken: Session | None = None,
     slots_ttl_seconds: int | None = None,
-    slots_withheld: bool = False,
 ) -> None:
     """Once a change of the mentor's sessions commits, drop their cached profile views (not the
     booking target: only counters moved), list pages and slots. A new booking (`taken`) keeps
     Cal.com's cached answers and withholds its own span instead, when the slots' TTL is known
-    (`withheld_slot`); `slots_withheld`: the booking's slot is withheld already
-    (`withhold_booked_slot`), so the slots stay as they are."""
+    (`withheld_slot`)."""
     event_type_id, add = mentor.calcom_event_type_id, None
     slots: tuple[str, ...] = ()
-    if event_type_id is None or slots_withheld:
-        pass
-    elif taken is not None and slots_ttl_seconds is not None:
+    if event_type_id is not None and taken is not None and slots_ttl_seconds is not None:
         slots = (slots_view_group(event_type_id),)
         add = withheld_slot(event_type_id, taken.start_at, taken.end_at, slots_ttl_seconds)
-    else:
+    elif event_type_id is not None:
         slots = slot_groups(event_type_id)
     invalidate_profile_after_commit(
         session, cache, mentor.user_id, *slots, in_field=mentor.field, add=add, counters_only=True

@@ -601,8 +601,7 @@ class TestBookedSlotsWithheld:
     async def test_a_booking_thotis_could_not_record_gives_its_slot_back(
         self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
     ) -> None:
-        """The slot is withheld beside the session's write (Cal.com has booked it already); when
-        the write fails and Cal.com's booking is undone, the slot is offered again."""
+        """When the session's write fails and Cal.com's booking is undone, the slot is offered again."""
         await linked_mentor(api, simulator)
         before = await self._offered(api)
         first = (await book(api, booking())).json()["data"]

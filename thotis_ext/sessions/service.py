@@ -2,8 +2,8 @@
 
 Cal.com is asked first; the sidecar's row is written only once Cal.com has the booking, and if
 writing it fails the Cal.com booking is cancelled again, so a failure never leaves a half-made
-session. The service flushes; the request commits. A booking's writes are one statement, so the
-request may run it in a session where that statement is the commit (`Database.one_statement_sessionmaker`).
+session. The service flushes; the request commits. A booking's writes are one statement, so its
+request runs them where that statement is the commit (`Database.one_statement_sessionmaker`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from core.database import discard_on_rollback, on_rollback
 from core.errors import BusinessRuleViolation, Conflict, Forbidden, InvalidInput, NotFound
 from core.write_batch import send_now
 from thotis_ext import events, rules
-from thotis_ext.availability import invalidate_sessions_change_after_commit, slot_groups, withhold_booked_slot
+from thotis_ext.availability import invalidate_sessions_change_after_commit
 from thotis_ext.calcom_errors import CalcomRejected, as_thotis_error
 from thotis_ext.calcom_link import CalcomLinker
 from thotis_ext.enums import CalcomLinkStatus, CancelledBy, SessionStatus
@@ -125,10 +125,7 @@ class SessionService:
         # Whatever stops this transaction from committing from here on (the database going away
         # mid-request, a failed commit) cancels the Cal.com booking again: recorded in both or neither.
         undo_key = ("undo-booking", booking.uid)
-        event_type_id = target.calcom_event_type_id
-        on_rollback(
-            self.session, lambda: self._undo_booking(booking.uid, api_key, withheld_from=event_type_id), key=undo_key
-        )
+        on_rollback(self.session, lambda: self._undo_booking(booking.uid, api_key), key=undo_key)
         # The row, its emails, event, analytics and counter moves go as one statement, sent here
         # so that a taken slot is answered for (core/write_batch.py).
         self.sessions.insert_with_batch(row)
@@ -136,25 +133,24 @@ class SessionService:
         self.sessions.bump_counters(
             mentor.user_id, scheduled_sessions=1, available_slots_7d=-rules.in_discovery(start, now)
         )
-        # No savepoint: on a conflict the whole request's transaction is rolled back anyway. The
-        # slot is withheld from the cached slots beside the write: Cal.com has booked it already.
-        written, withheld = await asyncio.gather(
-            send_now(self.session),
-            withhold_booked_slot(self.cache, event_type_id, row.start_at, row.end_at, self.slots_ttl_seconds),
-            return_exceptions=True,
-        )
-        if isinstance(written, IntegrityError):
+        try:
+            # No savepoint: on a conflict the whole request's transaction is rolled back anyway.
+            await send_now(self.session)
+        except IntegrityError as exc:
             discard_on_rollback(self.session, undo_key)
-            await self._undo_booking(booking.uid, api_key, withheld_from=event_type_id)
-            refusal = self._refusal(written, start, booking)
-            if refusal is None:
-                raise written  # any other constraint is a bug: the Cal.com booking was undone, report it
-            raise refusal from written
-        if isinstance(written, BaseException):
-            raise written
-        if isinstance(withheld, BaseException):
-            raise withheld  # a bug: Redis being away answers False
-        self._invalidate_after_commit(mentor, slots_withheld=withheld)
+            await self._undo_booking(booking.uid, api_key)
+            if "uq_sessions_mentor_scheduled_start" in str(exc.orig):
+                raise SlotUnavailable(details={"start": start.isoformat()}) from exc
+            if "uq_sessions_calcom_booking_id" in str(exc.orig):
+                # Only a Cal.com that lost its data (or a restarted simulator) reuses booking ids.
+                log.error("Cal.com answered booking id %s, which Thotis already holds; booking undone", booking.id)
+                raise CalcomRejected(
+                    "Cal.com answered with a booking id Thotis already holds; the booking was undone.",
+                    code="CALCOM_INCONSISTENT",
+                    details={"calcomBookingId": booking.id},
+                ) from exc
+            raise  # any other constraint is a bug: the Cal.com booking was undone, report it
+        self._invalidate_after_commit(mentor, taken=row)
         return session_view(row)
 
     async def get(self, uid: str, caller: Caller) -> dict[str, Any]:
@@ -341,22 +337,6 @@ class SessionService:
         except CalcomError as exc:
             raise as_thotis_error(exc) from exc
 
-    @staticmethod
-    def _refusal(exc: IntegrityError, start: datetime, booking: Booking) -> Exception | None:
-        """What a booking whose row broke a constraint answers (its Cal.com booking undone), if
-        that constraint is one a booking can meet."""
-        if "uq_sessions_mentor_scheduled_start" in str(exc.orig):
-            return SlotUnavailable(details={"start": start.isoformat()})
-        if "uq_sessions_calcom_booking_id" in str(exc.orig):
-            # Only a Cal.com that lost its data (or a restarted simulator) reuses booking ids.
-            log.error("Cal.com answered booking id %s, which Thotis already holds; booking undone", booking.id)
-            return CalcomRejected(
-                "Cal.com answered with a booking id Thotis already holds; the booking was undone.",
-                code="CALCOM_INCONSISTENT",
-                details={"calcomBookingId": booking.id},
-            )
-        return None
-
     def _check_request(self, data: BookingCreate) -> None:
         if data.duration_minutes is not None and data.duration_minutes != rules.SESSION_MINUTES:
             raise InvalidInput("Sessions last exactly 15 minutes.", code="INVALID_DURATION")
@@ -387,20 +367,18 @@ class SessionService:
             raise Forbidden("This session belongs to another mentor.", code="NOT_OWNER")
         return row
 
-    async def _undo_booking(self, uid: str, api_key: str | None, *, withheld_from: int | None = None) -> None:
-        """Cancel a Cal.com booking Thotis could not record; `withheld_from`: the event type whose
-        cached slots withheld its slot, dropped so that the slot is offered again."""
+    async def _undo_booking(self, uid: str, api_key: str | None) -> None:
         try:
             await self.client.cancel_booking(uid, reason="Not recorded by Thotis", api_key=api_key)
         except CalcomError:
             log.error("booking %s exists in Cal.com but could not be recorded nor cancelled", uid)
-        if withheld_from is not None:
-            await self.cache.invalidate(groups=slot_groups(withheld_from))
 
-    def _invalidate_after_commit(self, mentor: StudentProfile, *, slots_withheld: bool = False) -> None:
+    def _invalidate_after_commit(self, mentor: StudentProfile, *, taken: Session | None = None) -> None:
         """Once committed, drop the mentor's cached profile, list pages and slots; a new booking
-        whose slot is withheld already (`slots_withheld`) keeps the slots."""
-        invalidate_sessions_change_after_commit(self.session, self.cache, mentor, slots_withheld=slots_withheld)
+        (`taken`) keeps the slots from Cal.com and withholds its own instead of dropping them all."""
+        invalidate_sessions_change_after_commit(
+            self.session, self.cache, mentor, taken=taken, slots_ttl_seconds=self.slots_ttl_seconds
+        )
 
 
 #: What a session keeps of the prospective student; a reschedule carries it over unchanged.
