@@ -111,7 +111,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--webhook-events", type=int, default=2000, help="webhooks phase: events delivered (2000)")
     parser.add_argument("--per-field", type=int, default=10, help="Sample mentors per academic field (10 → 100)")
     parser.add_argument("--quick", action="store_true", help="Smoke run: ~8 s open loop, 3 short steps, 5 s closed")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "latest.md")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="Where the report goes; with several kinds of report, each goes next to it under its own name "
+        "(default: benchmarks/results/, latest.md, load.md, calcom.md, webhooks.md)",
+    )
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args(argv)
@@ -315,10 +321,26 @@ def measure(args: argparse.Namespace, app: Server, ceiling: Server, token: str, 
             )
 
 
+#: Each kind of report and the file it is written to when the run makes several.
+REPORT_NAMES = {"serve": "latest.md", "mix": "load.md", "calcom": "calcom.md", "webhooks": "webhooks.md"}
+
+
+def report_paths(phases: set[str], out: Path | None) -> dict[str, Path]:
+    """Where each report of the run goes: `out` itself when the run makes one report; when it
+    makes several, each goes next to `out` under its own name (`REPORT_NAMES`), so none
+    overwrites another; without `out`, each goes to benchmarks/results/ under its own name."""
+    kinds = [kind for kind in REPORT_NAMES if kind in phases or (kind == "serve" and phases & set(SERVE_PHASES))]
+    if out is not None and len(kinds) == 1:
+        return {kinds[0]: out}
+    folder = out.parent if out is not None else ROOT / "benchmarks" / "results"
+    return {kind: folder / REPORT_NAMES[kind] for kind in kinds}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    paths = report_paths(args.phases, args.out)
     signal.signal(signal.SIGTERM, _interrupt)
-    code = run_serve_phases(args, argv) if args.phases & set(SERVE_PHASES) else 0
+    code = run_serve_phases(args, argv, paths["serve"]) if "serve" in paths else 0
     if code == 0 and "mix" in args.phases:
         from benchmarks.mix_bench import MixOptions, run_mix  # imports this module
 
@@ -326,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
             MixOptions(
                 postgres_url=args.postgres_url, redis_url=args.redis_url, users=args.users, workers=args.workers,
                 rate=args.rate, warmup=args.warmup, duration=args.duration, closed_duration=args.closed_duration,
-                delay_ms=args.calcom_delay_ms, out=args.out.parent / "load.md",
+                delay_ms=args.calcom_delay_ms, out=paths["mix"],
                 steps=args.mix_steps, step_duration=args.step_duration, weights=args.mix_weights,
                 command="python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None else argv),
             )
@@ -337,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         options = CalcomOptions(
             postgres_url=args.postgres_url, redis_url=args.redis_url, delay_ms=args.calcom_delay_ms,
             users=args.users, workers=args.workers, rates=args.calcom_rates,
-            warmup=args.warmup, duration=args.calcom_duration, out=args.out.parent / "calcom.md",
+            warmup=args.warmup, duration=args.calcom_duration, out=paths["calcom"],
             command="python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None else argv),
         )  # fmt: skip
         code = run_calcom(options)
@@ -348,15 +370,15 @@ def main(argv: list[str] | None = None) -> int:
             WebhookOptions(
                 postgres_url=args.postgres_url, redis_url=args.redis_url, users=args.users, workers=args.workers,
                 rate=args.webhook_rate, events=args.webhook_events, warmup=args.warmup,
-                duration=args.calcom_duration, out=args.out,
+                duration=args.calcom_duration, out=paths["webhooks"],
                 command="python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None else argv),
             )
         )  # fmt: skip
     return code
 
 
-def run_serve_phases(args: argparse.Namespace, argv: list[str] | None) -> int:
-    """open/steps/closed against `thotis serve` and the ceiling app; writes `args.out`."""
+def run_serve_phases(args: argparse.Namespace, argv: list[str] | None, out: Path) -> int:
+    """open/steps/closed against `thotis serve` and the ceiling app; writes `out`."""
     names = Names.fresh()
     db_url = database_url(args.postgres_url, names.database)
     logs = ROOT / "benchmarks" / "results"
@@ -397,10 +419,10 @@ def run_serve_phases(args: argparse.Namespace, argv: list[str] | None) -> int:
         report.server_log_lines, report.server_log_total = log_problems([logs / "server.log", logs / "ceiling.log"])
 
         text = report.markdown()
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text, encoding="utf-8")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
         print("\n" + text)
-        print(f"· written to {args.out}", flush=True)
+        print(f"· written to {out}", flush=True)
         return 0
     except KeyboardInterrupt:
         print("\n· interrupted, cleaning up", file=sys.stderr, flush=True)
