@@ -25,18 +25,12 @@ from thotis_ext.ratings.service import RatingService
 from thotis_ext.sessions.service import SessionService
 
 
-async def unit_of_work(
-    request: Request[Any, Any, Any], *, one_statement: bool = False
-) -> AsyncGenerator[AsyncSession, None]:
+async def unit_of_work(request: Request[Any, Any, Any]) -> AsyncGenerator[AsyncSession, None]:
     """One session per request, committed once after the handler, rolled back on error.
 
     A session that never touched the database (a cache hit) is closed without a commit.
-    `one_statement`: the request's writes are one batch statement, committed as it runs
-    (`Database.one_statement_sessionmaker`), for a request that writes nothing else.
     """
-    database = services_of(request).database
-    sessionmaker = database.one_statement_sessionmaker if one_statement else database.sessionmaker
-    async with sessionmaker() as session:
+    async with services_of(request).database.sessionmaker() as session:
         try:
             yield session
         except BaseException:
@@ -104,14 +98,6 @@ async def provide_session_service(request: Request[Any, Any, Any]) -> AsyncGener
         yield session_service(services, session)
 
 
-async def provide_booking_service(request: Request[Any, Any, Any]) -> AsyncGenerator[SessionService, None]:
-    """Sessions for a new booking, whose writes are one statement: no BEGIN and COMMIT round trips
-    after Cal.com's answer, which under load were a third of the booking's own wait."""
-    services = services_of(request)
-    async for session in unit_of_work(request, one_statement=True):
-        yield session_service(services, session)
-
-
 async def provide_rating_service(request: Request[Any, Any, Any]) -> AsyncGenerator[RatingService, None]:
     services = services_of(request)
     async for session in unit_of_work(request):
@@ -123,6 +109,5 @@ DEPENDENCIES = {
     "reads": Provide(provide_profile_reads, sync_to_thread=False),
     "availability": Provide(provide_availability_service, sync_to_thread=False),
     "sessions": Provide(provide_session_service),
-    "booking_sessions": Provide(provide_booking_service),
     "ratings": Provide(provide_rating_service),
 }

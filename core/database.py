@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 
-from core.write_batch import NO_BATCH, ONE_STATEMENT, BatchingSession, one_statement_sent
+from core.write_batch import NO_BATCH, BatchingSession
 
 log = logging.getLogger(__name__)
 
@@ -142,16 +142,7 @@ async def _run_all(callbacks: Iterable[Callable[[], Awaitable[None]]]) -> None:
 
 async def rollback(session: AsyncSession) -> None:
     """Roll back and forget the `after_commit` callbacks: what they were for did not happen; run
-    the `on_rollback` ones, even when the rollback itself fails (the database is gone).
-
-    A one-statement session whose batch went has nothing left to roll back: its writes committed
-    as they ran, so what failed after them (a client gone, a bug in the answer) settles it as a
-    commit, the `after_commit` callbacks running and the `on_rollback` ones not."""
-    if one_statement_sent(session):
-        await session.rollback()  # no transaction on the connection; ends the ORM's
-        session.info.pop(_ON_ROLLBACK, None)
-        await _run_all(session.info.pop(_AFTER_COMMIT, {}).values())
-        return
+    the `on_rollback` ones, even when the rollback itself fails (the database is gone)."""
     session.info.pop(_AFTER_COMMIT, None)
     try:
         await session.rollback()
@@ -187,15 +178,6 @@ class Database:
             expire_on_commit=False,
             sync_session_class=BatchingSession,
             info={NO_BATCH: True},
-        )
-        # The same again for a unit of work whose writes are one batch statement, sent as they
-        # commit: for a request whose last round trips, BEGIN and COMMIT, would be a third of its
-        # database wait (a booking). Reads before it see no snapshot in common.
-        self.one_statement_sessionmaker = async_sessionmaker(
-            self.engine.execution_options(isolation_level="AUTOCOMMIT"),
-            expire_on_commit=False,
-            sync_session_class=BatchingSession,
-            info={ONE_STATEMENT: True},
         )
 
     @asynccontextmanager

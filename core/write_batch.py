@@ -39,11 +39,6 @@ _PENDING = "thotis.pending_writes"
 #: Set in the `info` of sessions whose statements commit on their own: there is no commit to
 #: flush a batch before, so deferring there is refused rather than lost.
 NO_BATCH = "thotis.no_write_batch"
-#: Set in the `info` of sessions on an autocommit connection whose writes are their batch alone
-#: (`Database.one_statement_session`): the batch is the transaction, committed as it runs, with no
-#: BEGIN and COMMIT round trips. So it goes once, and the ORM may not write beside it.
-ONE_STATEMENT = "thotis.one_statement"
-_SENT = "thotis.one_statement_sent"
 
 
 #: How many built batch statements a process keeps (a sequence of shapes each; a booking's is one).
@@ -118,9 +113,7 @@ def pending(session: AsyncSession | Session, key: Hashable, make: Callable[[], W
     """
     sync = session.sync_session if isinstance(session, AsyncSession) else session
     if not isinstance(sync, BatchingSession) or sync.info.get(NO_BATCH):
-        raise RuntimeError(
-            "writes are batched only in a session of Database.session() or a one-statement session, which commit"
-        )
+        raise RuntimeError("writes are batched only in a session of Database.session(), which commits")
     if sync.in_nested_transaction():
         raise RuntimeError("a write deferred inside a savepoint would outlive its rollback")
     writes: dict[Hashable, PendingWrite] = sync.info.setdefault(_PENDING, {})
@@ -162,26 +155,8 @@ def send_pending(session: Session) -> None:
     else:
         _TEMPLATES.move_to_end(shapes)
     values = {f"w{i}_{name}": value for i, w in enumerate(ready) for name, value in w.values.items()}
-    one_statement = session.info.get(ONE_STATEMENT)
-    if one_statement and session.info.get(_SENT):
-        raise RuntimeError("a one-statement session commits its writes as they go: a second batch would not be atomic")
     # On the connection, not the session: no ORM event fires again, no autoflush.
     session.connection().execute(batch, values)
-    if one_statement:
-        session.info[_SENT] = True
-
-
-def may_split(session: AsyncSession | Session) -> bool:
-    """Whether the pending writes may go before the commit in more than one batch: not in a
-    one-statement session, where each batch would commit on its own."""
-    sync = session.sync_session if isinstance(session, AsyncSession) else session
-    return not sync.info.get(ONE_STATEMENT)
-
-
-def one_statement_sent(session: AsyncSession | Session) -> bool:
-    """Whether a one-statement session has sent its batch, which committed it."""
-    sync = session.sync_session if isinstance(session, AsyncSession) else session
-    return bool(sync.info.get(_SENT))
 
 
 _TEMPLATES: OrderedDict[tuple[Hashable, ...], Any] = OrderedDict()
@@ -210,8 +185,6 @@ def _before_commit(session: Session) -> None:
 
 @event.listens_for(BatchingSession, "before_flush")
 def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
-    if session.info.get(ONE_STATEMENT) and (session.new or session.dirty or session.deleted):
-        raise RuntimeError("a one-statement session writes through its batch only: an ORM flush would commit apart")
     send_pending(session)
 
 

@@ -59,12 +59,12 @@ class BookingsController(Controller):
         summary="Book a 15-minute session with a mentor; returns the Meet link (R5.2, R5.3, R12.1)",
     )
     async def book(
-        self, data: JSONBody[BookingCreate], booking_sessions: Sessions, request: Request[Any, Any, Any]
+        self, data: JSONBody[BookingCreate], sessions: Sessions, request: Request[Any, Any, Any]
     ) -> Response[bytes]:
         principal = principal_of(request)
         if principal.role is Role.WIDGET and principal.sub != data.mentor_id:
             raise Forbidden("This widget token books only its own mentor.", code="NOT_OWNER")
-        return ok(await booking_sessions.book(data), status_code=201)
+        return ok(await sessions.book(data), status_code=201)
 
     @get(
         "/{uid:str}",

@@ -126,26 +126,6 @@ class TestBookingRoundTrips:
         counts.append(len(await statements_of_a_booking(SLOT)))  # two endpoints; a reminder to come
         assert counts == [2, 2], counts
 
-    async def test_a_bookings_statements_each_commit_on_their_own(
-        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
-    ) -> None:
-        """No BEGIN before the mentor's read, no COMMIT after the write batch: two round trips
-        fewer (`Database.one_statement_sessionmaker`)."""
-        await linked_mentor(api, simulator)
-        in_transaction: list[bool] = []
-
-        def record(conn: Any, *args: Any) -> None:
-            in_transaction.append(conn.connection.driver_connection.is_in_transaction())
-
-        engine = services.database.engine.sync_engine
-        event.listen(engine, "after_cursor_execute", record)
-        try:
-            response = await book(api, booking())
-        finally:
-            event.remove(engine, "after_cursor_execute", record)
-        assert response.status_code == 201, response.text
-        assert in_transaction == [False, False, False], in_transaction  # target, mentor, batch
-
     async def test_a_bookings_write_batch_is_built_once_and_compiled_once(
         self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
     ) -> None:

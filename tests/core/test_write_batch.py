@@ -11,8 +11,8 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, s
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapter.services import Services
-from core.database import after_commit, commit, on_rollback, rollback
-from core.write_batch import Param, Write, defer, pending, pending_writes, send_now
+from core.database import commit, rollback
+from core.write_batch import Param, Write, defer, pending, pending_writes
 from tests.adapter.test_query_counts import counting
 from webhooks_out.models import WebhookMessage
 
@@ -200,64 +200,3 @@ class TestBatch:
             ["INSERT", "INTO", "public.write_batch_notes"],
             ["INSERT", "INTO", "thotis.webhook_messages"],
         ]
-
-
-class TestOneStatementSession:
-    """`Database.one_statement_sessionmaker`: the batch is the transaction, committed as it runs."""
-
-    async def test_the_batch_commits_as_it_runs_with_no_transaction_around_it(
-        self, services: Services, notes: Table
-    ) -> None:
-        async with services.database.one_statement_sessionmaker() as session:
-            await session.execute(select(NOTES.c.id))  # a read first, as a booking reads its mentor
-            defer(session, note(1))
-            pending(session, "hits", Hits).count += 1
-            with counting(services) as sent:
-                await send_now(session)
-            assert len(sent) == 1 and sent[0].startswith("WITH")
-            # Seen from another connection before any commit: nothing was left open around it.
-            assert await stored(services) == [(0, "counter", 1), (1, "note 1", 0)]
-            await commit(session)
-        assert await stored(services) == [(0, "counter", 1), (1, "note 1", 0)]
-
-    async def test_a_second_batch_or_an_orm_write_beside_it_is_refused(self, services: Services, notes: Table) -> None:
-        async with services.database.one_statement_sessionmaker() as session:
-            defer(session, note(1))
-            await send_now(session)
-            defer(session, note(2))
-            with pytest.raises(RuntimeError, match="second batch"):
-                await send_now(session)
-        async with services.database.one_statement_sessionmaker() as session:
-            session.add(WebhookMessage(id="msg_one_statement", event_type="booking.created", sequence=1, payload=b"{}"))
-            with pytest.raises(RuntimeError, match="ORM flush"):
-                await session.flush()
-        assert [n for n, *_ in await stored(services)] == [0, 1]
-
-    async def test_a_failure_after_the_batch_settles_as_a_commit(self, services: Services, notes: Table) -> None:
-        settled: list[str] = []
-
-        async def mark(what: str) -> None:
-            settled.append(what)
-
-        async with services.database.one_statement_sessionmaker() as session:
-            after_commit(session, lambda: mark("after commit"))
-            on_rollback(session, lambda: mark("undone"), key="undo")
-            defer(session, note(1))
-            await send_now(session)
-            await rollback(session)  # e.g. the client went away while the answer was made
-        assert settled == ["after commit"]
-        assert [n for n, *_ in await stored(services)] == [0, 1]
-
-    async def test_a_failure_before_the_batch_is_a_rollback(self, services: Services, notes: Table) -> None:
-        settled: list[str] = []
-
-        async def mark(what: str) -> None:
-            settled.append(what)
-
-        async with services.database.one_statement_sessionmaker() as session:
-            after_commit(session, lambda: mark("after commit"))
-            on_rollback(session, lambda: mark("undone"), key="undo")
-            defer(session, note(1))
-            await rollback(session)
-        assert settled == ["undone"]
-        assert [n for n, *_ in await stored(services)] == [0]

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import UpdateBase
 
 from core.jobs import defer_batched
-from core.write_batch import Param, Write, bound_columns, may_split, pending, pending_writes, send_now
+from core.write_batch import Param, Write, bound_columns, pending, pending_writes, send_now
 from thotis_ext.emails.context import EmailContext
 from thotis_ext.emails.kinds import EmailKind, Recipient
 from thotis_ext.emails.models import OutboundEmail
@@ -41,8 +41,7 @@ def message_id(dedupe_key: str, domain: str = "thotis.local") -> str:
     return f"<{hashlib.sha256(dedupe_key.encode()).hexdigest()[:32]}@{domain}>"
 
 
-#: Emails waiting in one write batch; past this the batch goes first (one statement stays small),
-#: but for a request whose writes must be one statement (a booking's three emails at most).
+#: Emails waiting in one write batch; past this the batch goes first (one statement stays small).
 PENDING_MAX = 100
 _COLUMNS = ("dedupe_key", "kind", "recipient", "to_email", "session_uid", "payload", "message_id",
             "next_attempt_at", "expires_at")  # fmt: skip
@@ -65,7 +64,7 @@ async def queue_many(db: AsyncSession, emails: Sequence[Queued], now: datetime) 
     """Queue emails with the transaction's write batch (core/write_batch.py), skipping those whose
     dedupe key is already queued; the sender job is nudged with their keys after the commit."""
     waiting = sum(1 for write in pending_writes(db) if isinstance(write, _PendingEmail))
-    if waiting + len(emails) > PENDING_MAX and may_split(db):
+    if waiting + len(emails) > PENDING_MAX:
         await send_now(db)
     for email in emails:
         pending(db, ("email", email.dedupe_key), partial(_PendingEmail, _row(email, now)))

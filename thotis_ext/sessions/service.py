@@ -2,8 +2,7 @@
 
 Cal.com is asked first; the sidecar's row is written only once Cal.com has the booking, and if
 writing it fails the Cal.com booking is cancelled again, so a failure never leaves a half-made
-session. The service flushes; the request commits. A booking's writes are one statement, so its
-request runs them where that statement is the commit (`Database.one_statement_sessionmaker`).
+session. The service flushes; the request commits.
 """
 
 from __future__ import annotations
