@@ -598,6 +598,19 @@ class TestBookedSlotsWithheld:
         assert cancelled.status_code == 200, cancelled.text
         assert await self._offered(api) == before
 
+    async def test_a_booking_thotis_could_not_record_leaves_its_slot_offered(
+        self, api: httpx.AsyncClient, simulator: CalcomSimulator
+    ) -> None:
+        """When the session's write fails, Cal.com's booking is undone and nothing is withheld."""
+        await linked_mentor(api, simulator)
+        before = await self._offered(api)
+        first = (await book(api, booking())).json()["data"]
+        simulator.store._counters["booking"] = simulator.store.bookings[first["uid"]].id - 1  # an id reused
+        second = SLOT + timedelta(minutes=15)
+        assert_error(await book(api, booking(second)), 502, "CALCOM_INCONSISTENT")
+        assert await self._offered(api) == [start for start in before if start != SLOT]
+        assert second in before
+
     async def test_a_booking_made_when_redis_is_away_drops_the_slots_instead(
         self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator, monkeypatch: pytest.MonkeyPatch
     ) -> None:
