@@ -1,9 +1,11 @@
 """Read-through cache in Redis with explicit invalidation; an outage falls back to the source.
 
 Values are stored as JSON bytes so a hot route can return them without re-serialising.
-Groups (e.g. every cached page of the mentor list) are tracked in a Redis set so one write
-invalidates the whole group atomically. An optional `LocalCache` in front saves the Redis round
-trip on hot reads; every invalidation is published so each process drops its copy.
+Groups (e.g. every cached page of the mentor list) are tracked in a Redis sorted set, each key
+scored by when it expires, so one write invalidates the whole group atomically; keys that have
+expired leave the set as others join it, so a group under steady traffic holds its live keys
+only. An optional `LocalCache` in front saves the Redis round trip on hot reads; every
+invalidation is published so each process drops its copy.
 """
 
 from __future__ import annotations
@@ -20,13 +22,21 @@ from core.local_cache import LocalCache, invalidation_message
 from core.redis import RedisGateway
 from core.single_flight import SingleFlight
 
+#: Drops every key of a group (KEYS[1]) and the group; KEYS[2] is the group as a plain set, as
+#: processes of an older release still keep it during a rolling deploy.
 _INVALIDATE_GROUP = """
-local members = redis.call('SMEMBERS', KEYS[1])
-for i = 1, #members, 500 do
-  redis.call('UNLINK', unpack(members, i, math.min(i + 499, #members)))
+local function drop(members)
+  for i = 1, #members, 500 do
+    redis.call('UNLINK', unpack(members, i, math.min(i + 499, #members)))
+  end
+  return #members
 end
-redis.call('UNLINK', KEYS[1])
-return #members
+local dropped = drop(redis.call('ZRANGE', KEYS[1], 0, -1))
+if redis.call('TYPE', KEYS[2])['ok'] == 'set' then
+  dropped = dropped + drop(redis.call('SMEMBERS', KEYS[2]))
+end
+redis.call('UNLINK', KEYS[1], KEYS[2])
+return dropped
 """
 
 
@@ -83,9 +93,7 @@ class Cache:
             async with client.pipeline(transaction=True) as pipe:
                 pipe.set(full_key, value, ex=ttl_seconds)
                 if group is not None:
-                    group_key = self._redis.key("group", group)
-                    pipe.sadd(group_key, full_key)
-                    pipe.expire(group_key, ttl_seconds * 2)
+                    self._join(pipe, group, full_key, ttl_seconds)
                 await pipe.execute()
 
         await self._redis.run(call, None)
@@ -125,6 +133,14 @@ class Cache:
 
         return await self._fills.run(key, load_and_store)
 
+    def _join(self, pipe: Any, group: str, full_key: str, ttl_seconds: int) -> None:
+        """Queue on `pipe`: `full_key`, expiring in `ttl_seconds`, joins `group`, and the group's
+        keys that have expired leave it."""
+        group_key, now_ms = self._redis.key("groups", group), int(time.time() * 1000)
+        pipe.zremrangebyscore(group_key, "-inf", now_ms)
+        pipe.zadd(group_key, {full_key: now_ms + ttl_seconds * 1000})
+        pipe.pexpire(group_key, ttl_seconds * 2000)
+
     async def live_members(self, key: str) -> list[str] | None:
         """The members of `key` added as `Expiring` that have not expired (none when there is
         no set), None when Redis is away."""
@@ -162,12 +178,11 @@ class Cache:
                     pipe.zremrangebyscore(set_key, "-inf", now_ms)
                     pipe.zadd(set_key, dict.fromkeys(add.members, now_ms + add.ttl_seconds * 1000))
                     pipe.pexpire(set_key, add.ttl_seconds * 1000)
-                    pipe.sadd(self._redis.key("group", add.group), set_key)
-                    pipe.expire(self._redis.key("group", add.group), add.ttl_seconds * 2)
+                    self._join(pipe, add.group, set_key, add.ttl_seconds)
                 if full:
                     pipe.unlink(*full)
                 for group in groups:
-                    pipe.eval(_INVALIDATE_GROUP, 1, self._redis.key("group", group))
+                    pipe.eval(_INVALIDATE_GROUP, 2, self._redis.key("groups", group), self._redis.key("group", group))
                 if keys or groups:
                     pipe.publish(self._channel, invalidation_message(keys, groups))
                 await pipe.execute()

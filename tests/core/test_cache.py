@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from core import cache as cache_module
 from core.cache import Cache, Expiring
 from core.local_cache import InvalidationListener, LocalCache
 from core.redis import RedisGateway, connect_redis
@@ -64,6 +65,43 @@ class TestCache:
         await cache.invalidate_group("lists")
         assert await cache.get_bytes("page-0") is None and await cache.get_bytes("page-1199") is None
         assert await cache.get_bytes("other") == b"2"
+        await gateway.close()
+
+    async def test_a_group_under_steady_traffic_holds_only_its_live_keys(
+        self, test_settings: Settings, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Each key that joins a group renews the group's TTL, so a group never idle never
+        expires: the keys that expired must leave it, or it grows for as long as traffic lasts."""
+        assert test_settings.redis_url
+        prefix = f"thotis-test-c-{uuid.uuid4().hex}:"
+        gateway = RedisGateway(connect_redis(test_settings.redis_url), prefix=prefix)
+        cache, clock = Cache(gateway), [1_000_000.0]
+        monkeypatch.setattr(cache_module.time, "time", lambda: clock[0])
+        for minute in range(30):  # a new key every minute, each cached for 2
+            clock[0] += 60
+            await cache.set_bytes(f"page-{minute}", b"1", 120, group="lists")
+        client = gateway.client
+        assert client is not None
+        members = await client.zrange(f"{prefix}groups:lists", 0, -1)
+        assert sorted(m.decode() for m in members) == [f"{prefix}cache:page-{m}" for m in (28, 29)]
+        await gateway.close()
+
+    async def test_a_group_kept_as_a_plain_set_by_an_older_release_is_invalidated_too(
+        self, test_settings: Settings
+    ) -> None:
+        """During a rolling deploy, processes of the previous release still add keys to the group
+        as a Redis set; an invalidation from this release drops those keys as well."""
+        assert test_settings.redis_url
+        prefix = f"thotis-test-c-{uuid.uuid4().hex}:"
+        gateway = RedisGateway(connect_redis(test_settings.redis_url), prefix=prefix)
+        cache, client = Cache(gateway), gateway.client
+        assert client is not None
+        await cache.set_bytes("new-page", b"1", 60, group="lists")
+        await client.set(f"{prefix}cache:old-page", b"2", ex=60)
+        await client.sadd(f"{prefix}group:lists", f"{prefix}cache:old-page")
+        await cache.invalidate_group("lists")
+        assert await cache.get_bytes("new-page") is None and await cache.get_bytes("old-page") is None
+        assert await client.exists(f"{prefix}group:lists", f"{prefix}groups:lists") == 0
         await gateway.close()
 
     async def test_outage_degrades_to_the_loader_without_raising(self) -> None:
