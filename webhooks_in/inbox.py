@@ -180,9 +180,10 @@ class InboxDeps:
     database: Database
     cache: Cache
     clock: Clock
-    #: `THOTIS_CACHE_SLOTS_TTL_SECONDS`: a booking made in Cal.com directly then withholds its slot
-    #: instead of dropping the mentor's cached slots (`SessionLifecycle`).
-    slots_ttl_seconds: int | None = None
+    #: `THOTIS_CACHE_SLOTS_TTL_SECONDS`: a booking made in Cal.com directly withholds its slot
+    #: instead of dropping the mentor's cached slots (`SessionLifecycle`); no default, so that no
+    #: place that builds these deps falls back to dropping them unseen.
+    slots_ttl_seconds: int
 
 
 async def process(deps: InboxDeps, event_id: int) -> Outcome | None:

@@ -7,7 +7,9 @@ from typing import Any
 import httpx
 
 from adapter.auth import Role, mint_token
+from adapter.services import Services
 from core.settings import DEMO_JWT_SECRET
+from webhooks_in import inbox
 
 
 def token(role: Role, sub: str = "tester", **kwargs: Any) -> str:
@@ -48,3 +50,8 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, 
     for leak in ("Traceback", "sqlalchemy", "asyncpg", "Exception", 'File "'):
         assert leak not in response.text
     return error
+
+
+def inbox_deps(services: Services) -> inbox.InboxDeps:
+    """What applying Cal.com webhooks needs, as the app configures it."""
+    return inbox.InboxDeps(services.database, services.cache, services.clock, services.settings.cache_slots_ttl_seconds)

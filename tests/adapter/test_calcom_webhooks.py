@@ -15,7 +15,7 @@ from sqlalchemy import text
 from adapter.services import Services
 from calcom_client.simulator import CalcomSimulator
 from tests.adapter.conftest import NOW
-from tests.adapter.helpers import assert_error, create_profile
+from tests.adapter.helpers import assert_error, create_profile, inbox_deps
 from tests.conftest import WEBHOOK_SECRET
 from tests.factories import insert_sessions, valid_body
 from webhooks_in import inbox
@@ -205,7 +205,7 @@ class TestKnownCreations:
         assert (await api.post(URL, content=body, headers=signed(body))).status_code == 200
         # The ASGI transport answers once the background work is done: none was tried.
         assert await _stored(services, "not-yet-recorded") == ("pending", None, 0)
-        await inbox.process_pending(inbox.InboxDeps(services.database, services.cache, services.clock))
+        await inbox.process_pending(inbox_deps(services))
         assert await _stored(services, "not-yet-recorded") == ("pending", "deferred", 1)  # still not committed
 
         (uid,) = await insert_sessions(services.database.engine, "m1", [(NOW + timedelta(days=2), "scheduled")])
@@ -213,7 +213,7 @@ class TestKnownCreations:
             await connection.execute(
                 text("UPDATE thotis.sessions SET uid = 'not-yet-recorded' WHERE uid = :uid"), {"uid": uid}
             )
-        await inbox.process_pending(inbox.InboxDeps(services.database, services.cache, services.clock))
+        await inbox.process_pending(inbox_deps(services))
         assert await _stored(services, "not-yet-recorded") == ("processed", "applied", 2)
         assert await self._meet_url(services, "not-yet-recorded") == link
 

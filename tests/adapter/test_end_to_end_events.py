@@ -14,7 +14,7 @@ from standardwebhooks import Webhook
 from adapter.services import Services
 from calcom_client.simulator import CalcomSimulator
 from core.clock import FixedClock
-from tests.adapter.helpers import ADMIN, SERVICE
+from tests.adapter.helpers import ADMIN, SERVICE, inbox_deps
 from tests.adapter.test_availability import linked_mentor
 from tests.adapter.test_bookings import SLOT, book, booking
 from tests.adapter.test_outbound_webhooks import add_endpoint, deliver
@@ -52,7 +52,7 @@ class TestEndToEnd:
             assert sent == Counter({"BOOKING_CREATED": 3, "BOOKING_CANCELLED": 1, "MEETING_ENDED": 1})
         after = SLOT + timedelta(hours=1, minutes=30)
         services.clock = FixedClock(after)
-        await inbox.process_pending(inbox.InboxDeps(services.database, services.cache, services.clock))
+        await inbox.process_pending(inbox_deps(services))
         link = await api.post(f"/api/v2/bookings/{session['uid']}/rating-link", headers=SERVICE)
         token = link.json()["data"]["token"]
         rated = await api.post(

@@ -25,7 +25,7 @@ from calcom_client.simulator import CalcomSimulator
 from core.clock import FixedClock
 from core.database import commit
 from tests.adapter.conftest import NOW
-from tests.adapter.helpers import ADMIN, SERVICE, assert_error
+from tests.adapter.helpers import ADMIN, SERVICE, assert_error, inbox_deps
 from tests.adapter.test_availability import linked_mentor
 from tests.adapter.test_bookings import booking as booking_body
 from tests.adapter.test_calcom_webhooks import URL, signed
@@ -154,7 +154,7 @@ class TestWebhookLifecycle:
         assert await session_row(services, b.uid) is None
         await post(api, payloads.created(b, NOW))
         await post(api, payloads.meeting_ended(b))
-        await inbox.process_pending(inbox.InboxDeps(services.database, services.cache, services.clock))
+        await inbox.process_pending(inbox_deps(services))
         row = await session_row(services, b.uid)
         assert row and row["status"] == "no_show" and row["no_show_party"] == "attendee"
         assert (await counters(services))["no_show_sessions"] == 1
@@ -224,7 +224,7 @@ class TestProperty47:
         await reset(services)
         event_type_id, organizer = await mentor_event_type(api, simulator)
         steps = HISTORIES[name]
-        deps = inbox.InboxDeps(services.database, services.cache, services.clock)
+        deps = inbox_deps(services)
 
         async def deliver(day: int, sequence: list[int]) -> tuple[dict[str, int], list[tuple[Any, ...]]]:
             first = booking(event_type_id, NOW + timedelta(days=day, hours=1), organizer)
@@ -298,11 +298,11 @@ class TestOwnBookingRace:
         body = payloads.created(own, NOW, metadata={"thotisSession": "true", "thotisMentorId": "m1"})
         await post(api, body)
         assert await session_row(services, own.uid) is None  # left to the booking request
-        deps = inbox.InboxDeps(services.database, services.cache, services.clock)
+        deps = inbox_deps(services)
         await inbox.process_pending(deps)
         assert await session_row(services, own.uid) is None
         services.clock = FixedClock(NOW + inbox.ADOPT_OWN_AFTER)  # the request never recorded it
-        await inbox.process_pending(inbox.InboxDeps(services.database, services.cache, services.clock))
+        await inbox.process_pending(inbox_deps(services))
         row = await session_row(services, own.uid)
         assert row is not None and row["status"] == "scheduled"
         assert (await counters(services))["scheduled_sessions"] == 1
@@ -317,7 +317,7 @@ class TestOwnBookingRace:
         own = Booking(uid, next(_ids), event_type_id, SLOT, organizer_email=organizer)
         await post(api, payloads.created(own, NOW, metadata={"thotisSession": "true", "thotisMentorId": "m1"}))
         services.clock = FixedClock(NOW + inbox.ADOPT_OWN_AFTER)
-        await inbox.process_pending(inbox.InboxDeps(services.database, services.cache, services.clock))
+        await inbox.process_pending(inbox_deps(services))
         assert (await counters(services))["scheduled_sessions"] == 1
         async with services.database.engine.connect() as connection:
             events = await connection.scalar(text("SELECT count(*) FROM thotis.webhook_messages"))
