@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -58,7 +58,7 @@ async def finishes_without_waiting(services: Services, work_done: Awaitable[Any]
 
 
 class SyncAtCalcom:
-    """The sync paused in its slot count, its last Cal.com call, until `resume`."""
+    """A sync run paused in its slot count, its last Cal.com call, until `resume`."""
 
     def __init__(self, deps: JobDeps, monkeypatch: pytest.MonkeyPatch) -> None:
         self.there, self.go = asyncio.Event(), asyncio.Event()
@@ -141,17 +141,21 @@ class TestReconcile:
         assert "unreachable" in sync["lastError"]
 
 
+StartSync = Callable[[], SyncAtCalcom]
+
+
+@pytest.fixture
+def start_sync(deps: JobDeps, monkeypatch: pytest.MonkeyPatch) -> Callable[[], SyncAtCalcom]:
+    """Starts a sync run that pauses at Cal.com."""
+    return lambda: SyncAtCalcom(deps, monkeypatch)
+
+
 class TestSyncHoldsNoLockAtCalcom:
     async def test_a_booking_of_the_mentor_does_not_wait_for_the_sync(
-        self,
-        api: httpx.AsyncClient,
-        services: Services,
-        simulator: CalcomSimulator,
-        deps: JobDeps,
-        monkeypatch: pytest.MonkeyPatch,
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator, start_sync: StartSync
     ) -> None:
         await linked_mentor(api, simulator)
-        sync = SyncAtCalcom(deps, monkeypatch)
+        sync = start_sync()
         try:
             await sync.arrived()
             booked = await finishes_without_waiting(services, book(api, booking()))
@@ -163,12 +167,7 @@ class TestSyncHoldsNoLockAtCalcom:
         assert row is not None and row.status == "scheduled"
 
     async def test_a_link_changed_meanwhile_is_kept_and_the_bookings_found_are_recorded(
-        self,
-        api: httpx.AsyncClient,
-        services: Services,
-        simulator: CalcomSimulator,
-        deps: JobDeps,
-        monkeypatch: pytest.MonkeyPatch,
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator, start_sync: StartSync
     ) -> None:
         await linked_mentor(api, simulator)
         made = simulator.book(await mentor_event_type(services), SLOT, name="Noé", email="noe@example.org")
@@ -186,7 +185,7 @@ class TestSyncHoldsNoLockAtCalcom:
                     )
                 )
 
-        sync = SyncAtCalcom(deps, monkeypatch)
+        sync = start_sync()
         try:
             await sync.arrived()
             await finishes_without_waiting(services, break_the_link())
