@@ -121,6 +121,9 @@ class MixOptions:
     step_duration: float = 30.0
     #: Route → share of the mix's requests (`routes.MIX_WEIGHTS` unless `--mix-weights`).
     weights: dict[str, int] = field(default_factory=lambda: dict(MIX_WEIGHTS))
+    #: The scheduler's `THOTIS_SYNC_INTERVAL_SECONDS` (None: its default, 300 s): a short one runs
+    #: the Cal.com sync through the measurement, as it runs beside production traffic.
+    sync_interval: int | None = None
 
 
 @dataclass(slots=True)
@@ -363,7 +366,9 @@ def markdown(opts: MixOptions, run: MixRun, steps: list[MixRun], closed: list[Cl
         f"- **command**: `{opts.command}`",
         f"- **cores (os.cpu_count())**: {os.cpu_count()}; the generators share them with every server",
         f"- **stack**: `thotis serve --workers {opts.workers}` (its own delivery loops off), `thotis worker`, "
-        "`thotis scheduler`, local PostgreSQL and Redis, fresh database with "
+        "`thotis scheduler`"
+        + (f" (Cal.com sync every {opts.sync_interval} s, `--mix-sync-interval`)" if opts.sync_interval else "")
+        + ", local PostgreSQL and Redis, fresh database with "
         f"{DEMO_PER_FIELD * len(AcademicField)} sample mentors linked to `thotis simulator` (Cal.com, "
         f"{delay:g} ms added to each answer, its webhooks sent to the sidecar), a local receiver subscribed to "
         "every Thotis event; THOTIS_ENV=test, rate limit raised to 100000000/min",
@@ -523,6 +528,8 @@ def run_mix(opts: MixOptions) -> int:
             "THOTIS_WEBHOOK_DELIVERY_INTERVAL_SECONDS": "1.0",
             "THOTIS_CALCOM_INBOX_SWEEP_SECONDS": "5",
         }
+        if opts.sync_interval is not None:
+            jobs_env["THOTIS_SYNC_INTERVAL_SECONDS"] = str(opts.sync_interval)
         sidecar = app_server(
             db_url=db_url, redis_url=opts.redis_url, prefix=names.redis_prefix, workers=opts.workers,
             log_path=logs["sidecar"], token=token, THOTIS_CALCOM_WEBHOOK_SECRET=DEMO_CALCOM_WEBHOOK_SECRET,

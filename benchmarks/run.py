@@ -107,6 +107,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=",".join(f"{name}={weight}" for name, weight in MIX_WEIGHTS.items()),
         help="mix phase: share of each route, route=weight,… (%(default)s); more bookings give their p99 more samples",
     )
+    parser.add_argument(
+        "--mix-sync-interval",
+        type=int,
+        default=None,
+        help="mix phase: the scheduler's Cal.com sync interval in s (default 300: none during the run); "
+        "e.g. 10 to measure the routes while the sync runs",
+    )
     parser.add_argument("--webhook-rate", type=float, default=500.0, help="webhooks phase: ingest req/s (500)")
     parser.add_argument("--webhook-events", type=int, default=2000, help="webhooks phase: events delivered (2000)")
     parser.add_argument("--per-field", type=int, default=10, help="Sample mentors per academic field (10 → 100)")
@@ -138,6 +145,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.mix_weights = parse_mix_weights(args.mix_weights)
     except ValueError as exc:
         parser.error(f"--mix-weights: {exc}")
+    if args.mix_sync_interval is not None and not 10 <= args.mix_sync_interval <= 86_400:
+        parser.error("--mix-sync-interval takes 10..86400 s, as THOTIS_SYNC_INTERVAL_SECONDS does")
     if unknown := args.phases - {*SERVE_PHASES, "mix", "calcom", "webhooks"}:
         parser.error(f"unknown phase(s): {', '.join(sorted(unknown))}")
     if min(args.duration, args.step_duration, args.closed_duration, args.calcom_duration) <= 0 or args.warmup < 0:
@@ -350,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
                 rate=args.rate, warmup=args.warmup, duration=args.duration, closed_duration=args.closed_duration,
                 delay_ms=args.calcom_delay_ms, out=paths["mix"],
                 steps=args.mix_steps, step_duration=args.step_duration, weights=args.mix_weights,
+                sync_interval=args.mix_sync_interval,
                 command="python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None else argv),
             )
         )  # fmt: skip

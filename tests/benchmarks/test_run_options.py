@@ -41,3 +41,13 @@ class TestMixWeights:
     def test_what_is_not_route_equals_a_whole_weight_is_refused(self, text: str) -> None:
         with pytest.raises(ValueError):
             parse_mix_weights(text)
+
+
+class TestSyncInterval:
+    def test_the_mix_can_run_the_sync_through_the_measurement(self) -> None:
+        assert parse_args(["--phases", "mix", "--mix-sync-interval", "10"]).mix_sync_interval == 10
+        assert parse_args(["--phases", "mix"]).mix_sync_interval is None  # the scheduler's default
+
+    def test_an_interval_the_settings_refuse_is_refused_up_front(self) -> None:
+        with pytest.raises(SystemExit):
+            parse_args(["--phases", "mix", "--mix-sync-interval", "5"])
