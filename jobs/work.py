@@ -190,7 +190,7 @@ async def _sync_mentor(deps: JobDeps, user_id: str, since: datetime, counts: dic
         elif was == CalcomLinkStatus.LINKED.value:
             counts["drifted"] += 1
             log.warning("mentor %s: Cal.com link broken: %s", user_id, outcome.error)
-        if not await _link_still(session, user_id, read):
+        if await _link_now(session, user_id) not in (read, _link_of(mentor)):
             counts["relinkedMeanwhile"] += 1
             log.info("mentor %s: Cal.com link changed during the sync; link and slot count wait for the next", user_id)
             session.expire(mentor)  # drop what was found for the old link; the reconciled bookings stay
@@ -211,17 +211,19 @@ def _link_of(mentor: StudentProfile) -> tuple[Any, ...]:
     return tuple(getattr(mentor, column.key) for column in _LINK_COLUMNS)
 
 
-async def _link_still(session: AsyncSession, user_id: str, read: tuple[Any, ...]) -> bool:
-    """Whether the mentor's link columns still hold `read`, locking the row until the commit
-    (FOR NO KEY UPDATE: sessions inserted for the mentor need not wait) so that no profile change
-    slips in between; the sync's own changes are not flushed first."""
+async def _link_now(session: AsyncSession, user_id: str) -> tuple[Any, ...] | None:
+    """The mentor's link columns as the row holds them, locking it until the commit (FOR NO KEY
+    UPDATE: sessions inserted for the mentor need not wait) so that no profile change slips in
+    before the sync writes. The sync's own changes are not flushed for this, though a reconcile
+    may have flushed them already (any statement it sends flushes first): the row then holds what
+    the sync found rather than what it read."""
     with session.no_autoflush:
         now = (
             await session.execute(
                 select(*_LINK_COLUMNS).where(StudentProfile.user_id == user_id).with_for_update(key_share=True)
             )
         ).one_or_none()
-    return now is not None and tuple(now) == read
+    return None if now is None else tuple(now)
 
 
 async def _track_calcom_health(deps: JobDeps, *, down: bool) -> None:

@@ -166,6 +166,26 @@ class TestSyncHoldsNoLockAtCalcom:
         row = await session_row(services, booked.json()["data"]["uid"])
         assert row is not None and row.status == "scheduled"
 
+    async def test_a_link_the_sync_repairs_while_adopting_bookings_is_its_own_change(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator, deps: JobDeps
+    ) -> None:
+        """Adopting a booking flushes the sync's own link change before its final check; that
+        change is not taken for a profile edit made meanwhile."""
+        await linked_mentor(api, simulator)
+        made = simulator.book(await mentor_event_type(services), SLOT, name="Noé", email="noe@example.org")
+        simulator.advance(timedelta(minutes=3))
+        async with services.database.session() as db:
+            await db.execute(
+                text("UPDATE thotis.student_profiles SET calcom_link_status = 'error' WHERE user_id = 'm1'")
+            )
+        counts = await work.sync_calcom(deps)
+        assert counts is not None and counts["bookingsApplied"] == 1 and counts["relinkedMeanwhile"] == 0, counts
+        async with services.database.session() as db:
+            profile = await db.get(StudentProfile, "m1")
+            assert profile is not None and profile.calcom_link_status == "linked"
+            assert profile.slots_refreshed_at is not None and profile.available_slots_7d > 0
+        assert await session_row(services, made.uid) is not None
+
     async def test_a_link_changed_meanwhile_is_kept_and_the_bookings_found_are_recorded(
         self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator, start_sync: StartSync
     ) -> None:
