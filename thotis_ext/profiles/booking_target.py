@@ -44,10 +44,27 @@ class BookingTarget:
     calcom_api_key_encrypted: str | None
 
 
-def _view(profile: StudentProfile | None) -> dict[str, Any]:
+def check_bookable(profile: StudentProfile | None) -> StudentProfile:
+    """`profile`, if a prospective student may book it: the one rule for the cached target and
+    for the row a booking reads again.
+
+    Raises:
+        ProfileNotFound: no such profile, or one not public (inactive or incomplete).
+        MentorNotBookable: not linked to Cal.com.
+    """
     if profile is None or not (profile.is_active and profile.is_complete):
-        return {"state": "missing"}
+        raise ProfileNotFound()
     if profile.calcom_link_status != CalcomLinkStatus.LINKED.value or profile.calcom_event_type_id is None:
+        raise MentorNotBookable()
+    return profile
+
+
+def _view(profile: StudentProfile | None) -> dict[str, Any]:
+    try:
+        profile = check_bookable(profile)
+    except ProfileNotFound:
+        return {"state": "missing"}
+    except MentorNotBookable:
         return {"state": "unlinked"}
     return {
         "state": "bookable",

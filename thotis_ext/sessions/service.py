@@ -26,9 +26,9 @@ from thotis_ext import events, rules
 from thotis_ext.availability import invalidate_sessions_change_after_commit
 from thotis_ext.calcom_errors import CalcomRejected, as_thotis_error
 from thotis_ext.calcom_link import CalcomLinker
-from thotis_ext.enums import CalcomLinkStatus, CancelledBy, SessionStatus
+from thotis_ext.enums import CancelledBy, SessionStatus
 from thotis_ext.models import Session, StudentProfile
-from thotis_ext.profiles.booking_target import BookingTarget, BookingTargets, MentorNotBookable
+from thotis_ext.profiles.booking_target import BookingTarget, BookingTargets, MentorNotBookable, check_bookable
 from thotis_ext.profiles.repository import ProfileRepository
 from thotis_ext.profiles.service import ProfileNotFound
 from thotis_ext.sessions.repository import SessionRepository
@@ -349,12 +349,7 @@ class SessionService:
             )
 
     async def _bookable_mentor(self, mentor_id: str) -> StudentProfile:
-        mentor = await self.profiles.get(mentor_id)
-        if mentor is None or not (mentor.is_active and mentor.is_complete):
-            raise ProfileNotFound()
-        if mentor.calcom_link_status != CalcomLinkStatus.LINKED.value or mentor.calcom_event_type_id is None:
-            raise MentorNotBookable()
-        return mentor
+        return check_bookable(await self.profiles.get(mentor_id))
 
     async def _visible(self, uid: str, caller: Caller, *, for_update: bool = False) -> Session:
         if not uid or len(uid) > 64:
