@@ -1,14 +1,21 @@
-"""docker-compose.yml, checked without Docker (none on this machine): it parses, every service the
-deployment needs is there with the right command, health checks and start order hold, and every
-secret comes from the environment, never from the file."""
+"""docker-compose.yml, checked without Docker (no Compose client on this machine): it is valid
+against the Compose Specification's own JSON schema (the copy `check-jsonschema` ships), every
+service the deployment needs is there with the right command, health checks and start order hold,
+and every secret comes from the environment, never from the file."""
 
 from __future__ import annotations
 
+import copy
+import importlib.resources
+import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
+from jsonschema import Draft202012Validator
 
 from core.settings import Settings
 
@@ -22,7 +29,53 @@ def compose() -> dict[str, Any]:
     return loaded
 
 
+def compose_spec() -> Draft202012Validator:
+    """The Compose Specification's schema, as `docker compose config` applies it before anything else."""
+    text = importlib.resources.files("check_jsonschema.builtin_schemas.vendor").joinpath("compose-spec.json")
+    schema = json.loads(text.read_text())
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def schema_errors(document: dict[str, Any]) -> list[str]:
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in compose_spec().iter_errors(document)]
+
+
+def _misspelt_key(doc: dict[str, Any]) -> None:
+    doc["services"]["sidecar"]["helthcheck"] = doc["services"]["sidecar"].pop("healthcheck")
+
+
+def _unknown_condition(doc: dict[str, Any]) -> None:
+    doc["services"]["sidecar"]["depends_on"]["migrate"]["condition"] = "service_finished"
+
+
+def _command_as_mapping(doc: dict[str, Any]) -> None:
+    doc["services"]["worker"]["command"] = {"run": "thotis worker"}
+
+
+def _ports_as_text(doc: dict[str, Any]) -> None:
+    doc["services"]["sidecar"]["ports"] = "8000:8000"
+
+
+def _unknown_top_level(doc: dict[str, Any]) -> None:
+    doc["service"] = doc["services"]
+
+
 class TestCompose:
+    def test_the_file_is_valid_against_the_compose_specification(self) -> None:
+        assert schema_errors(compose()) == []
+
+    @pytest.mark.parametrize(
+        "break_it",
+        [_misspelt_key, _unknown_condition, _command_as_mapping, _ports_as_text, _unknown_top_level],
+    )
+    def test_the_schema_check_refuses_what_compose_would_refuse(
+        self, break_it: Callable[[dict[str, Any]], None]
+    ) -> None:
+        broken = copy.deepcopy(compose())
+        break_it(broken)
+        assert schema_errors(broken), f"{break_it.__name__} passed the schema"
+
     def test_the_deployment_services_run_what_they_should(self) -> None:
         services = compose()["services"]
         assert set(services) == {"postgres", "redis", "migrate", "sidecar", "worker", "scheduler"}
