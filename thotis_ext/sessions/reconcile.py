@@ -93,7 +93,7 @@ async def reconcile_mentor(db: AsyncSession, client: CalcomClient, api_key: str,
             continue
         counts.seen += 1
         young = booking.created_at is not None and now - booking.created_at < ADOPT_OWN_AFTER
-        lifecycle = SessionLifecycle(db, cache, clock, adopt_own=not young)
+        lifecycle = SessionLifecycle(db, cache, clock, adopt_own=not young, lock_mentor=False)
         if await lifecycle.apply(*change) is Outcome.APPLIED:
             counts.applied += 1
     return counts
