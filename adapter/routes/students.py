@@ -144,7 +144,7 @@ class StudentsController(Controller):
     @put(
         "/{user_id:str}/profile",
         opt=allow(Role.ADMIN, owner=(Role.MENTOR,)),
-        responses={**_PROFILE, **errors(400, 403, 404, 413)},
+        responses={**_PROFILE, **errors(400, 403, 404, 409, 413)},
         summary="Update a profile; fields left out are unchanged (R1.2, R8.4)",
     )
     async def update_profile(

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from typing import Any
 
 import httpx
+import pytest
+from sqlalchemy import text
 
 from adapter.auth import Role, mint_token
 from adapter.services import Services
@@ -55,3 +59,26 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, 
 def inbox_deps(services: Services) -> inbox.InboxDeps:
     """What applying Cal.com webhooks needs, as the app configures it."""
     return inbox.InboxDeps(services.database, services.cache, services.clock, services.settings.cache_slots_ttl_seconds)
+
+
+async def waiting_on_a_lock(services: Services) -> bool:
+    """Whether some other connection to the test database waits for a lock (a row's, say)."""
+    async with services.database.autocommit_sessionmaker() as db:
+        waiting = await db.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+        )
+    return bool(waiting)
+
+
+async def finishes_without_waiting(services: Services, work_done: Awaitable[Any]) -> Any:
+    """Run `work_done` to its end, failing as soon as it (or anything else) waits for a lock."""
+    task = asyncio.ensure_future(work_done)
+    while not task.done():
+        if await waiting_on_a_lock(services):
+            task.cancel()
+            pytest.fail("it waited for a lock held by work in progress")
+        await asyncio.sleep(0.02)
+    return task.result()

@@ -19,7 +19,7 @@ from adapter.mailbox_server import free_port
 from adapter.services import Services
 from calcom_client.simulator import CalcomSimulator
 from tests.adapter.conftest import NOW
-from tests.adapter.helpers import ADMIN, SERVICE, assert_error, auth, create_profile
+from tests.adapter.helpers import ADMIN, SERVICE, assert_error, auth, create_profile, finishes_without_waiting
 from tests.adapter.test_availability import linked_mentor
 from tests.conftest import empty_caches, reset
 from tests.factories import insert_sessions, valid_body
@@ -202,6 +202,53 @@ async def written(services: Services) -> dict[str, Any]:
         )
         counts["counters"] = tuple(counters.one())
     return counts
+
+
+NEW_BIO = "Toujours en droit, en troisième année maintenant : posez-moi vos questions sur la fac."
+
+
+class TestAProfileEditHoldsNoLockAtCalcom:
+    """An edit that links the mentor again asks Cal.com several times; the mentor's bookings must
+    not wait for that behind a lock on the mentor's row."""
+
+    async def test_a_booking_goes_through_while_an_edit_of_the_link_waits_for_calcom(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        user = await linked_mentor(api, simulator)
+        there, go = asyncio.Event(), asyncio.Event()
+        real = services.linker.client.list_event_types
+
+        async def paused(*args: Any, **kwargs: Any) -> Any:
+            there.set()
+            await go.wait()
+            return await real(*args, **kwargs)
+
+        monkeypatch.setattr(services.linker.client, "list_event_types", paused)
+        body = {"bio": NEW_BIO, "calcom": {"username": user.username, "apiKey": user.api_key}}
+        edit = asyncio.ensure_future(api.put("/api/v2/students/m1/profile", json=body, headers=ADMIN))
+        try:
+            await asyncio.wait_for(there.wait(), 30)  # a hang guard only
+            booked = await finishes_without_waiting(services, book(api, booking()))
+            assert booked.status_code == 201, booked.text
+        finally:
+            go.set()
+            edited = await edit
+        assert edited.status_code == 200, edited.text
+        data = edited.json()["data"]
+        assert data["bio"] == NEW_BIO and data["calcom"]["status"] == "linked"
+        stats = (await api.get("/api/v2/students/m1/stats", headers=SERVICE)).json()["data"]
+        assert stats["scheduledSessions"] == 1  # the booking's counter move survived the edit
+
+    async def test_an_edit_whose_cal_account_is_taken_changes_nothing(
+        self, api: httpx.AsyncClient, simulator: CalcomSimulator
+    ) -> None:
+        taken = await linked_mentor(api, simulator, "m1")
+        await create_profile(api, "m2", valid_body())
+        body = {"bio": NEW_BIO, "calcom": {"username": taken.username, "apiKey": taken.api_key}}
+        response = await api.put("/api/v2/students/m2/profile", json=body, headers=ADMIN)
+        assert_error(response, 409, "CALCOM_ACCOUNT_TAKEN")
+        kept = (await api.get("/api/v2/students/m2", headers=ADMIN)).json()["data"]
+        assert kept["bio"] == valid_body()["bio"] and kept["calcom"]["status"] == "unlinked"
 
 
 class TestCachedBookingTarget:

@@ -25,7 +25,7 @@ from calcom_client.simulator import CalcomSimulator
 from core.clock import FixedClock
 from core.database import commit
 from tests.adapter.conftest import NOW
-from tests.adapter.helpers import ADMIN, SERVICE, assert_error, inbox_deps
+from tests.adapter.helpers import ADMIN, SERVICE, assert_error, inbox_deps, waiting_on_a_lock
 from tests.adapter.test_availability import linked_mentor
 from tests.adapter.test_bookings import booking as booking_body
 from tests.adapter.test_calcom_webhooks import URL, signed
@@ -81,17 +81,6 @@ async def counters(services: Services) -> dict[str, int]:
 
 SLOT = NOW + timedelta(days=10, hours=1)
 HOUR = timedelta(hours=1)
-
-
-async def a_connection_waits_for_a_lock(services: Services) -> bool:
-    async with services.database.autocommit_sessionmaker() as db:
-        waiting = await db.scalar(
-            text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-            )
-        )
-    return bool(waiting)
 
 
 class TestWebhookLifecycle:
@@ -368,7 +357,7 @@ class TestConcurrentApplication:
             assert await adopt(SessionLifecycle(hooking, services.cache, services.clock), second) is Outcome.APPLIED
             syncing_done = asyncio.create_task(sync(syncing))
             for _ in range(100):  # until the sync waits for the webhook's transaction
-                if syncing_done.done() or await a_connection_waits_for_a_lock(services):
+                if syncing_done.done() or await waiting_on_a_lock(services):
                     break
                 await asyncio.sleep(0.02)
             await commit(hooking)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +15,7 @@ from adapter.services import Services
 from calcom_client.simulator import CalcomSimulator
 from jobs import work
 from jobs.deps import JobDeps
-from tests.adapter.helpers import ADMIN, SERVICE
+from tests.adapter.helpers import ADMIN, SERVICE, finishes_without_waiting
 from tests.adapter.test_availability import linked_mentor
 from tests.adapter.test_bookings import SLOT, book, booking
 from tests.jobs.conftest import NOW
@@ -32,29 +32,6 @@ async def mentor_event_type(services: Services) -> int:
 async def session_row(services: Services, uid: str) -> Session | None:
     async with services.database.session() as db:
         return await db.scalar(select(Session).where(Session.uid == uid))
-
-
-async def waiting_on_a_lock(services: Services) -> bool:
-    """Whether some other connection to the test database waits for a lock (a row's, say)."""
-    async with services.database.autocommit_sessionmaker() as db:
-        waiting = await db.scalar(
-            text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-            )
-        )
-    return bool(waiting)
-
-
-async def finishes_without_waiting(services: Services, work_done: Awaitable[Any]) -> Any:
-    """Run `work_done` to its end, failing as soon as it (or anything else) waits for a lock."""
-    task = asyncio.ensure_future(work_done)
-    while not task.done():
-        if await waiting_on_a_lock(services):
-            task.cancel()
-            pytest.fail("it waited for a lock held by the sync")
-        await asyncio.sleep(0.02)
-    return task.result()
 
 
 class SyncAtCalcom:

@@ -76,6 +76,12 @@ class ProfileRepository:
         result = await self.session.execute(statement)
         return result.scalar_one_or_none()
 
+    async def lock(self, user_id: str) -> bool:
+        """Lock the profile's row until the commit, without loading it (FOR NO KEY UPDATE: sessions
+        inserted for the mentor need not wait); False when there is no such profile."""
+        found = await self.session.scalar(select(P.user_id).where(P.user_id == user_id).with_for_update(key_share=True))
+        return found is not None
+
     async def exists(self, user_id: str) -> bool:
         found = await self.session.scalar(select(literal_column("1")).where(P.user_id == user_id))
         return found is not None

@@ -184,7 +184,11 @@ class ProfileService:
         Raises:
             ProfileNotFound, InvalidInput (a required field set to null)
         """
-        profile = await self._load_for_update(user_id)
+        linking = self._links(data)
+        # Linking asks Cal.com (three calls or more): the row is locked only once Cal.com has
+        # answered (`_link`), so the mentor's bookings and webhooks, which move its counters, never
+        # wait for Cal.com behind this edit. Without a link, nothing is slow: lock at once.
+        profile = await (self._load(user_id) if linking else self._load_for_update(user_id))
         provided = data.model_fields_set
         cleared = [
             name
@@ -201,17 +205,35 @@ class ProfileService:
                 value = getattr(data, name)
                 setattr(profile, name, getattr(value, "value", str(value)))
         self._apply_fields(profile, data, provided)
-        await self.session.flush()
-        await self._link_if_asked(profile, data)
+        if linking:
+            await self._link(profile)
+        else:
+            await self.session.flush()
         await self.session.refresh(profile)
         self._invalidate_after_commit(user_id)
         return private_view(profile, self.config.media_base_url)
 
+    def _links(self, data: ProfileFields) -> bool:
+        """Whether the body carries a `calcom` link to provision (R1.1)."""
+        return self.linker is not None and "calcom" in data.model_fields_set and data.calcom is not None
+
     async def _link_if_asked(self, profile: StudentProfile, data: ProfileFields) -> None:
-        """Provision the Cal.com event type when the body carried a `calcom` link (R1.1)."""
-        if self.linker is None or "calcom" not in data.model_fields_set or data.calcom is None:
-            return
-        await self.linker.link(profile)
+        if self._links(data):
+            await self._link(profile)
+
+    async def _link(self, profile: StudentProfile) -> None:
+        """Provision the Cal.com event type, then write the profile's changes with it: nothing is
+        flushed while Cal.com answers, and the row is locked (FOR NO KEY UPDATE) only after it has,
+        so the edit and its link still commit or fail together.
+
+        Raises:
+            ProfileNotFound (removed meanwhile), Conflict CALCOM_ACCOUNT_TAKEN
+        """
+        assert self.linker is not None
+        with self.session.no_autoflush:
+            await self.linker.link(profile)
+            if not await self.repo.lock(profile.user_id):
+                raise ProfileNotFound()
         try:
             await self.session.flush()
         except IntegrityError as exc:  # the Cal.com user or event type is linked to another mentor
@@ -223,12 +245,11 @@ class ProfileService:
         """Check the Cal.com link again and re-assert the 15-minute event type (R3.2).
 
         Raises:
-            ProfileNotFound
+            ProfileNotFound, Conflict CALCOM_ACCOUNT_TAKEN
         """
-        profile = await self._load_for_update(user_id)
+        profile = await self._load(user_id)  # locked once Cal.com has answered (`_link`)
         if self.linker is not None:
-            await self.linker.link(profile)
-            await self.session.flush()
+            await self._link(profile)
         await self.session.refresh(profile)
         self._invalidate_after_commit(user_id)
         return private_view(profile, self.config.media_base_url)
@@ -275,8 +296,11 @@ class ProfileService:
         return found
 
     async def _load_for_update(self, user_id: str) -> StudentProfile:
+        return await self._load(user_id, for_update=True)
+
+    async def _load(self, user_id: str, *, for_update: bool = False) -> StudentProfile:
         check_user_id(user_id)
-        profile = await self.repo.get(user_id, for_update=True)
+        profile = await self.repo.get(user_id, for_update=for_update)
         if profile is None:
             raise ProfileNotFound()
         return profile
