@@ -166,11 +166,12 @@ async def sync_calcom(deps: JobDeps) -> Counts | None:
 
 
 async def _sync_mentor(deps: JobDeps, user_id: str, since: datetime, counts: dict[str, int]) -> None:
-    """Link, reconcile and recount one mentor in one transaction that holds no lock on the mentor's
-    row while Cal.com answers (three calls or more): a booking or webhook of the mentor writes
-    their counters and would wait for all of them, and adopting a booking here while its webhook
+    """Link and recount one mentor in one transaction that holds no lock on the mentor's row while
+    Cal.com answers (three calls or more): a booking or webhook of the mentor writes their
+    counters and would wait for all of them, and adopting a booking here while its webhook
     adopted it too deadlocked. The link found is written only if the row's link is still the one
-    it was found for; the bookings reconciled are recorded either way."""
+    it was found for. The bookings reconciled are each committed on their own (`reconcile_mentor`),
+    so they are recorded either way."""
     async with deps.database.session() as session:
         mentor = await session.get(StudentProfile, user_id)
         if mentor is None:
@@ -183,7 +184,9 @@ async def _sync_mentor(deps: JobDeps, user_id: str, since: datetime, counts: dic
         if outcome.status is CalcomLinkStatus.LINKED:
             api_key = deps.linker.api_key_for(mentor)
             if api_key is not None:
-                found = await reconcile_mentor(session, deps.calcom, api_key, mentor, since, deps.cache, deps.clock)
+                found = await reconcile_mentor(
+                    deps.database, deps.calcom, api_key, mentor, since, deps.cache, deps.clock
+                )
                 counts["bookingsSeen"] += found.seen
                 counts["bookingsApplied"] += found.applied
             await refresh_free_slot_count(deps.calcom, mentor, deps.clock.now())
@@ -214,9 +217,8 @@ def _link_of(mentor: StudentProfile) -> tuple[Any, ...]:
 async def _link_now(session: AsyncSession, user_id: str) -> tuple[Any, ...] | None:
     """The mentor's link columns as the row holds them, locking it until the commit (FOR NO KEY
     UPDATE: sessions inserted for the mentor need not wait) so that no profile change slips in
-    before the sync writes. The sync's own changes are not flushed for this, though a reconcile
-    may have flushed them already (any statement it sends flushes first): the row then holds what
-    the sync found rather than what it read."""
+    before the sync writes. The sync's own changes are not flushed for this. The row may already
+    hold what the sync found (another run found it too): that is no edit to keep."""
     with session.no_autoflush:
         now = (
             await session.execute(

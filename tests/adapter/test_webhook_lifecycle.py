@@ -25,7 +25,7 @@ from calcom_client.simulator import CalcomSimulator
 from core.clock import FixedClock
 from core.database import commit
 from tests.adapter.conftest import NOW
-from tests.adapter.helpers import ADMIN, SERVICE, assert_error, inbox_deps, waiting_on_a_lock
+from tests.adapter.helpers import ADMIN, SERVICE, assert_error, inbox_deps
 from tests.adapter.test_availability import linked_mentor
 from tests.adapter.test_bookings import booking as booking_body
 from tests.adapter.test_calcom_webhooks import URL, signed
@@ -80,7 +80,6 @@ async def counters(services: Services) -> dict[str, int]:
 
 
 SLOT = NOW + timedelta(days=10, hours=1)
-HOUR = timedelta(hours=1)
 
 
 class TestWebhookLifecycle:
@@ -328,42 +327,6 @@ class TestOwnBookingRace:
 class TestConcurrentApplication:
     """Two webhooks of one booking applied at the same time, in two transactions (the route
     applies each as it arrives): the later state wins, as in one in-order delivery."""
-
-    async def test_a_sync_adopting_two_bookings_while_a_webhook_adopts_one_does_not_deadlock(
-        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator
-    ) -> None:
-        """The sync adopts the mentor's lost bookings one after another in one transaction, and
-        each adoption moves the mentor's counters; the second booking's webhook, applied meanwhile,
-        inserts it and then moves the same counters. Unless the webhook locks the mentor before
-        inserting, each waits for the other (PostgreSQL aborts one: a deadlock)."""
-        event_type_id, organizer = await mentor_event_type(api, simulator)
-        first, second = booking(event_type_id, SLOT, organizer), booking(event_type_id, SLOT + HOUR, organizer)
-
-        async def adopt(lifecycle: SessionLifecycle, lost: Booking) -> Outcome:
-            event = parse_webhook(payloads.created(lost, NOW))
-            facts = booking_facts(event)
-            assert event.change is not None and facts is not None
-            return await lifecycle.apply(event.change, facts)
-
-        async def sync(session: AsyncSession) -> list[Outcome]:
-            lifecycle = SessionLifecycle(session, services.cache, services.clock, lock_mentor=False)
-            try:
-                return [await adopt(lifecycle, first), await adopt(lifecycle, second)]
-            except BaseException:
-                await session.rollback()  # as the sync's job does, freeing what it locked
-                raise
-
-        async with services.database.sessionmaker() as hooking, services.database.sessionmaker() as syncing:
-            assert await adopt(SessionLifecycle(hooking, services.cache, services.clock), second) is Outcome.APPLIED
-            syncing_done = asyncio.create_task(sync(syncing))
-            for _ in range(100):  # until the sync waits for the webhook's transaction
-                if syncing_done.done() or await waiting_on_a_lock(services):
-                    break
-                await asyncio.sleep(0.02)
-            await commit(hooking)
-            assert await syncing_done == [Outcome.APPLIED, Outcome.UNCHANGED]
-            await commit(syncing)
-        assert (await counters(services))["scheduled_sessions"] == 2
 
     async def test_a_cancellation_racing_its_creation_still_cancels(
         self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator

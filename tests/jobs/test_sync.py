@@ -13,13 +13,17 @@ from sqlalchemy import select, text
 
 from adapter.services import Services
 from calcom_client.simulator import CalcomSimulator
+from core.database import commit
 from jobs import work
 from jobs.deps import JobDeps
-from tests.adapter.helpers import ADMIN, SERVICE, finishes_without_waiting
+from tests.adapter.helpers import ADMIN, SERVICE, finishes_without_waiting, waiting_on_a_lock
 from tests.adapter.test_availability import linked_mentor
 from tests.adapter.test_bookings import SLOT, book, booking
 from tests.jobs.conftest import NOW
+from tests.webhooks_in import payloads
 from thotis_ext.models import Session, StudentProfile
+from thotis_ext.sessions.lifecycle import Outcome, SessionLifecycle
+from webhooks_in.parsing import booking_facts, parse_webhook
 
 
 async def mentor_event_type(services: Services) -> int:
@@ -128,6 +132,34 @@ def start_sync(deps: JobDeps, monkeypatch: pytest.MonkeyPatch) -> Callable[[], S
 
 
 class TestSyncHoldsNoLockAtCalcom:
+    async def test_adopting_two_lost_bookings_while_the_webhook_of_one_is_applied_does_not_deadlock(
+        self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator, deps: JobDeps
+    ) -> None:
+        """Each adoption moves the mentor's counters. Had the sync adopted both in one transaction,
+        it would hold the counters (moved by the first) while inserting the second, and the
+        second's webhook, holding that booking, would wait for the counters: a deadlock."""
+        await linked_mentor(api, simulator)
+        event_type = await mentor_event_type(services)
+        simulator.book(event_type, SLOT, name="Noé", email="noe@example.org")
+        second = simulator.book(event_type, SLOT + timedelta(hours=1), name="Léa Martin", email="lea@example.org")
+        simulator.advance(timedelta(minutes=3))  # both webhooks late; the sync finds both bookings
+        event = parse_webhook(payloads.created(payloads.Booking(second.uid, second.id, event_type, second.start), NOW))
+        facts = booking_facts(event)
+        assert event.change is not None and facts is not None
+        async with services.database.sessionmaker() as hooking:
+            webhook = SessionLifecycle(hooking, services.cache, services.clock)
+            assert await webhook.apply(event.change, facts) is Outcome.APPLIED  # not committed yet
+            syncing = asyncio.ensure_future(work.sync_calcom(deps))
+            for _ in range(250):  # until the sync waits for the webhook's transaction
+                if syncing.done() or await waiting_on_a_lock(services):
+                    break
+                await asyncio.sleep(0.02)
+            await commit(hooking)
+        counts = await syncing
+        assert counts is not None and counts["bookingsSeen"] == 2 and counts["bookingsApplied"] == 1, counts
+        stats = (await api.get("/api/v2/students/m1/stats", headers=SERVICE)).json()["data"]
+        assert stats["scheduledSessions"] == 2
+
     async def test_a_booking_of_the_mentor_does_not_wait_for_the_sync(
         self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator, start_sync: StartSync
     ) -> None:
@@ -146,8 +178,8 @@ class TestSyncHoldsNoLockAtCalcom:
     async def test_a_link_the_sync_repairs_while_adopting_bookings_is_its_own_change(
         self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator, deps: JobDeps
     ) -> None:
-        """Adopting a booking flushes the sync's own link change before its final check; that
-        change is not taken for a profile edit made meanwhile."""
+        """The sync repairs the link and adopts a booking in the same pass: the link is written,
+        the slots recounted, and nothing counts as a profile edit made meanwhile."""
         await linked_mentor(api, simulator)
         made = simulator.book(await mentor_event_type(services), SLOT, name="Noé", email="noe@example.org")
         simulator.advance(timedelta(minutes=3))

@@ -96,7 +96,6 @@ class SessionLifecycle:
         clock: Clock,
         *,
         adopt_own: bool = True,
-        lock_mentor: bool = True,
         slots_ttl_seconds: int | None = None,
     ) -> None:
         """`adopt_own=False`: a booking Thotis made itself (its metadata says so) is not recorded
@@ -104,16 +103,8 @@ class SessionLifecycle:
         the event waits (DEFERRED) and only adopts the booking later if the row never appeared.
         `slots_ttl_seconds` (`THOTIS_CACHE_SLOTS_TTL_SECONDS`): when given, a new booking made in
         Cal.com directly withholds its slot from the mentor's cached slots, as a booking Thotis
-        makes does (`availability.withheld_slot`), instead of dropping them all.
-        `lock_mentor`: a booking first seen here locks its mentor's row (FOR NO KEY UPDATE) before
-        its session is inserted, not only when the counters move at the end. Locks are then taken
-        mentor first, as a transaction that adopts several bookings of the mentor takes them
-        (its first counter move locks the mentor before its next insert); with the session first,
-        a webhook and such a transaction could each wait for the other (a deadlock). The Cal.com
-        sync passes False: it is that transaction, and locking early would hold the mentor's
-        bookings back while it asks Cal.com for the slot count after adopting one."""
+        makes does (`availability.withheld_slot`), instead of dropping them all."""
         self.adopt_own = adopt_own
-        self.lock_mentor = lock_mentor
         self.slots_ttl_seconds = slots_ttl_seconds
         self.session = session
         self.sessions = SessionRepository(session)
@@ -336,10 +327,10 @@ class SessionLifecycle:
         """The mentor whose Thotis event type this booking is for, if any (else not a Thotis session)."""
         if facts.event_type_id is None:
             return None
-        query = select(StudentProfile).where(StudentProfile.calcom_event_type_id == facts.event_type_id)
-        if self.lock_mentor:  # before the session is inserted (see __init__)
-            query = query.with_for_update(key_share=True)
-        return (await self.session.execute(query)).scalar_one_or_none()
+        result = await self.session.execute(
+            select(StudentProfile).where(StudentProfile.calcom_event_type_id == facts.event_type_id)
+        )
+        return result.scalar_one_or_none()
 
     async def _mentor_by_id(self, mentor_id: str) -> StudentProfile:
         mentor = await self.profiles.get(mentor_id)

@@ -11,13 +11,12 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from calcom_client import CalcomClient, CalcomError
 from calcom_client.inputs import BookingFilter
 from calcom_client.models import Booking
 from core.cache import Cache
 from core.clock import Clock
+from core.database import Database
 from thotis_ext.calcom_errors import as_thotis_error
 from thotis_ext.models import StudentProfile
 from thotis_ext.sessions.lifecycle import BookingChange, BookingFacts, Outcome, SessionLifecycle
@@ -71,9 +70,14 @@ def _question(booking: Booking) -> str | None:
     return str(notes)[:2000] if notes else None
 
 
-async def reconcile_mentor(db: AsyncSession, client: CalcomClient, api_key: str, mentor: StudentProfile,
+async def reconcile_mentor(database: Database, client: CalcomClient, api_key: str, mentor: StudentProfile,
                            since: datetime, cache: Cache, clock: Clock) -> ReconcileCounts:  # fmt: skip
     """Apply every booking of `mentor`'s Thotis event type that Cal.com changed since `since`.
+
+    Each booking is applied in a transaction of its own, as its webhook is: one transaction
+    applying several held the mentor's counters (moved by the first) while inserting the next
+    booking, and that booking's webhook, applied meanwhile, held the booking while waiting for
+    the counters: a deadlock.
 
     Raises:
         CalcomUnreachable, CalcomTooSlow, CalcomRejected: Cal.com failed; nothing is applied.
@@ -93,7 +97,24 @@ async def reconcile_mentor(db: AsyncSession, client: CalcomClient, api_key: str,
             continue
         counts.seen += 1
         young = booking.created_at is not None and now - booking.created_at < ADOPT_OWN_AFTER
-        lifecycle = SessionLifecycle(db, cache, clock, adopt_own=not young, lock_mentor=False)
+        async with database.session() as db:
+            outcome = await SessionLifecycle(db, cache, clock, adopt_own=not young).apply(*change)
+        if outcome is Outcome.APPLIED:
+            counts.applied += 1
+    return counts
+    wanted = BookingFilter(event_type_ids=[mentor.calcom_event_type_id], after_updated_at=since, sort_updated_at="asc")
+    try:
+        bookings = [booking async for booking in client.iter_bookings(api_key, wanted)]
+    except CalcomError as exc:
+        raise as_thotis_error(exc) from exc
+    now = clock.now()
+    for booking in bookings:
+        change = booking_change(booking)
+        if change is None:
+            continue
+        counts.seen += 1
+        young = booking.created_at is not None and now - booking.created_at < ADOPT_OWN_AFTER
+        lifecycle = SessionLifecycle(db, cache, clock, adopt_own=not young)
         if await lifecycle.apply(*change) is Outcome.APPLIED:
             counts.applied += 1
     return counts
