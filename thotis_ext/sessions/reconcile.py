@@ -102,19 +102,3 @@ async def reconcile_mentor(database: Database, client: CalcomClient, api_key: st
         if outcome is Outcome.APPLIED:
             counts.applied += 1
     return counts
-    wanted = BookingFilter(event_type_ids=[mentor.calcom_event_type_id], after_updated_at=since, sort_updated_at="asc")
-    try:
-        bookings = [booking async for booking in client.iter_bookings(api_key, wanted)]
-    except CalcomError as exc:
-        raise as_thotis_error(exc) from exc
-    now = clock.now()
-    for booking in bookings:
-        change = booking_change(booking)
-        if change is None:
-            continue
-        counts.seen += 1
-        young = booking.created_at is not None and now - booking.created_at < ADOPT_OWN_AFTER
-        lifecycle = SessionLifecycle(db, cache, clock, adopt_own=not young)
-        if await lifecycle.apply(*change) is Outcome.APPLIED:
-            counts.applied += 1
-    return counts
