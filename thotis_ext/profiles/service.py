@@ -182,7 +182,7 @@ class ProfileService:
         """Update the given fields; the others keep their value (R1.2, R8.4).
 
         Raises:
-            ProfileNotFound, InvalidInput (a required field set to null)
+            ProfileNotFound, InvalidInput (a required field set to null), Conflict CALCOM_ACCOUNT_TAKEN
         """
         linking = self._links(data)
         # Linking asks Cal.com (three calls or more): the row is locked only once Cal.com has
