@@ -6,16 +6,10 @@ and can be read at /admin/mailbox. aiosmtpd comes with the `embedded` dependency
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Any
 
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
-        return port
+from core.local_servers import free_port
 
 
 class MailboxServer:

@@ -40,15 +40,14 @@ from benchmarks.stack import (
     Names,
     Server,
     app_server,
-    clean_env,
     create_database,
     database_url,
-    free_port,
     migrate_and_seed,
     service_token,
 )
 from calcom_client.inputs import utc_iso
 from calcom_client.transport import BOOKINGS_VERSION, EVENT_TYPES_VERSION, SLOTS_VERSION
+from core.local_servers import clean_env, free_port
 from core.settings import DEMO_CALCOM_WEBHOOK_SECRET
 from thotis_ext.seed import demo_api_key
 

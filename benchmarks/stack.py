@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from redis.asyncio import Redis
 from adapter.auth import Role, mint_token
 from adapter.calcom_wiring import connect_calcom
 from adapter.demo import seed_database
+from core.local_servers import clean_env, free_port
 from core.settings import DEMO_JWT_SECRET, Environment, Settings
 from migrations.runner import upgrade
 
@@ -116,20 +116,6 @@ def migrate_and_seed(
 def service_token(ttl_seconds: int) -> str:
     """A service-role token signed with the demo key, which THOTIS_ENV=test accepts."""
     return mint_token(DEMO_JWT_SECRET, "thotis", role=Role.SERVICE, sub="thotis-bench", ttl_seconds=ttl_seconds)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def clean_env(extra: dict[str, str]) -> dict[str, str]:
-    """The parent's environment without any THOTIS_* variable, plus `extra`."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("THOTIS_")}
-    env.update(extra)
-    return env
 
 
 @dataclass

@@ -42,14 +42,13 @@ from benchmarks.stack import (
     Names,
     Server,
     app_server,
-    clean_env,
     create_database,
     database_url,
-    free_port,
     migrate_and_seed,
     service_token,
 )
 from core.database import Database
+from core.local_servers import clean_env, free_port
 from core.settings import DEMO_CALCOM_WEBHOOK_SECRET, DEMO_JWT_SECRET
 from webhooks_out.outbox import emit
 

@@ -15,9 +15,9 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 
 from adapter.auth import Role
-from adapter.mailbox_server import free_port
 from adapter.services import Services
 from calcom_client.simulator import CalcomSimulator
+from core.local_servers import free_port
 from tests.adapter.conftest import NOW
 from tests.adapter.helpers import ADMIN, SERVICE, assert_error, auth, create_profile, finishes_without_waiting
 from tests.adapter.test_availability import linked_mentor

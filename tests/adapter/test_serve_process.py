@@ -18,8 +18,8 @@ from sqlalchemy.engine import make_url
 
 from adapter.calcom_wiring import connect_calcom
 from adapter.demo import seed_database
-from adapter.mailbox_server import free_port
 from adapter.services import Services
+from core.local_servers import free_port
 from tests.adapter.helpers import SERVICE
 from tests.conftest import WEBHOOK_SECRET, reset
 from tests.processes import ThotisProcess, thotis

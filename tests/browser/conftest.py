@@ -14,7 +14,7 @@ import uvicorn
 from litestar import Litestar
 from playwright.async_api import Browser, async_playwright
 
-from adapter.mailbox_server import free_port
+from core.local_servers import free_port
 from tests.adapter.conftest import simulator  # noqa: F401  (the simulator fixture, shared)
 from tests.jobs.conftest import eventually
 

@@ -17,9 +17,9 @@ from litestar import Litestar, MediaType, get
 from playwright.async_api import Browser
 
 from adapter.app import create_app
-from adapter.mailbox_server import free_port
 from adapter.services import Services
 from calcom_client.simulator import CalcomSimulator
+from core.local_servers import free_port
 from tests.adapter.helpers import SERVICE
 from tests.adapter.test_availability import linked_mentor
 from tests.browser.test_rate_page import serious_violations

@@ -18,6 +18,7 @@ import pytest
 
 from adapter.calcom_wiring import connect_calcom
 from adapter.demo import seed_database
+from core.local_servers import clean_env, free_port
 from core.settings import Environment, Settings
 from migrations.runner import upgrade
 from tests.faults.stack import (
@@ -27,8 +28,6 @@ from tests.faults.stack import (
     PrivateRedis,
     Proc,
     Report,
-    clean_env,
-    free_port,
     python_module,
     thotis,
 )

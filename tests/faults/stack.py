@@ -13,7 +13,6 @@ import glob
 import hashlib
 import hmac
 import os
-import random
 import secrets
 import shutil
 import signal
@@ -33,53 +32,13 @@ import asyncpg
 import httpx
 
 from adapter.auth import Role, mint_token
+from core.local_servers import clean_env, free_port
 from core.settings import DEMO_JWT_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 WEBHOOK_SECRET = "faults-calcom-webhook-secret"
 READY_TIMEOUT_S = 60.0
-
-
-_HANDED_OUT: set[int] = set()
-
-
-def _ephemeral_range() -> tuple[int, int]:
-    try:
-        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-        return int(low), int(high)
-    except (OSError, ValueError):
-        return 32768, 60999
-
-
-def free_port() -> int:
-    """A free port below the ephemeral range: a port from `bind(0)` is released before the server
-    binds it, and meanwhile any outgoing connection (seeding, other suites) may take it as its
-    local port; ports below the ephemeral range are never handed out that way."""
-    low, _ = _ephemeral_range()
-    rng = random.Random()
-    for _ in range(200):
-        port = rng.randrange(max(1024, low - 12000), low)
-        if port in _HANDED_OUT:
-            continue
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        _HANDED_OUT.add(port)
-        return port
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        fallback: int = sock.getsockname()[1]
-        return fallback
-
-
-def clean_env(extra: dict[str, str]) -> dict[str, str]:
-    """The parent's environment without any THOTIS_* variable, plus `extra`."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("THOTIS_")}
-    env.update(extra)
-    return env
 
 
 def token(role: Role = Role.SERVICE, sub: str = "faults-website") -> str:

@@ -20,6 +20,7 @@ from collections import Counter
 import httpx
 from standardwebhooks import Webhook
 
+from core.local_servers import clean_env, free_port
 from tests.faults.conftest import FULL, sidecar_stack
 from tests.faults.receiver import read_log
 from tests.faults.stack import (
@@ -29,10 +30,8 @@ from tests.faults.stack import (
     Proc,
     Report,
     admin_headers,
-    clean_env,
     event_types,
     eventually,
-    free_port,
     produce_bookings,
     python_module,
     scalar,

@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from adapter.jobs_wiring import job_deps
-from adapter.mailbox_server import free_port
 from adapter.services import Services
 from calcom_client.simulator import CalcomSimulator
+from core.local_servers import free_port
 from core.mail import SmtpMailer
 from jobs.deps import JobDeps
 from tests.adapter.conftest import NOW, simulator  # noqa: F401  (the simulator fixture, shared)

@@ -7,10 +7,10 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import text
 
-from adapter.mailbox_server import free_port
 from adapter.services import Services
 from calcom_client.simulator import CalcomSimulator
 from core.database import Database
+from core.local_servers import free_port
 from jobs import work
 from jobs.deps import JobDeps
 from tests.adapter.test_availability import linked_mentor

@@ -19,8 +19,8 @@ import httpx
 import pytest
 import redis
 
-from adapter.mailbox_server import free_port
 from adapter.mailbox_view import summaries
+from core.local_servers import free_port
 from core.settings import DEMO_JWT_SECRET
 from core.tokens import Role, mint_token
 from tests import servers

@@ -312,7 +312,7 @@ class TestDelivery:
     async def test_an_unreachable_server_keeps_emails_pending(
         self, api: httpx.AsyncClient, services: Services, simulator: CalcomSimulator, deps: JobDeps
     ) -> None:
-        from adapter.mailbox_server import free_port
+        from core.local_servers import free_port
         from core.mail import SmtpMailer
 
         await booked(api, simulator)
