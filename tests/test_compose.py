@@ -6,6 +6,7 @@ and every secret comes from the environment, never from the file."""
 from __future__ import annotations
 
 import copy
+import functools
 import importlib.resources
 import json
 import re
@@ -29,6 +30,7 @@ def compose() -> dict[str, Any]:
     return loaded
 
 
+@functools.cache
 def compose_spec() -> Draft202012Validator:
     """The Compose Specification's schema, as `docker compose config` applies it before anything else."""
     text = importlib.resources.files("check_jsonschema.builtin_schemas.vendor").joinpath("compose-spec.json")

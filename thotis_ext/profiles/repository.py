@@ -70,17 +70,13 @@ class ProfileRepository:
         self.session = session
 
     async def get(self, user_id: str, *, for_update: bool = False) -> StudentProfile | None:
+        """`for_update`: lock the row until the commit, FOR NO KEY UPDATE (no change here touches
+        the key), so sessions inserted for the mentor meanwhile need not wait for it."""
         statement = select(P).where(P.user_id == user_id)
         if for_update:
-            statement = statement.with_for_update()
+            statement = statement.with_for_update(key_share=True)
         result = await self.session.execute(statement)
         return result.scalar_one_or_none()
-
-    async def lock(self, user_id: str) -> bool:
-        """Lock the profile's row until the commit, without loading it (FOR NO KEY UPDATE: sessions
-        inserted for the mentor need not wait); False when there is no such profile."""
-        found = await self.session.scalar(select(P.user_id).where(P.user_id == user_id).with_for_update(key_share=True))
-        return found is not None
 
     async def exists(self, user_id: str) -> bool:
         found = await self.session.scalar(select(literal_column("1")).where(P.user_id == user_id))

@@ -223,17 +223,16 @@ class ProfileService:
 
     async def _link(self, profile: StudentProfile) -> None:
         """Provision the Cal.com event type, then write the profile's changes with it: nothing is
-        flushed while Cal.com answers, and the row is locked (FOR NO KEY UPDATE) only after it has,
-        so the edit and its link still commit or fail together.
+        flushed while Cal.com answers, and the row is locked only after it has, so the edit and its
+        link still commit or fail together.
 
         Raises:
             ProfileNotFound (removed meanwhile), Conflict CALCOM_ACCOUNT_TAKEN
         """
         assert self.linker is not None
-        with self.session.no_autoflush:
+        with self.session.no_autoflush:  # the loaded profile keeps its pending changes
             await self.linker.link(profile)
-            if not await self.repo.lock(profile.user_id):
-                raise ProfileNotFound()
+            await self._load_for_update(profile.user_id)
         try:
             await self.session.flush()
         except IntegrityError as exc:  # the Cal.com user or event type is linked to another mentor
